@@ -1,0 +1,20 @@
+# One image for every service: `media-analysis <service>` picks the role.
+FROM python:3.11-slim-bookworm
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ffmpeg curl \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY pyproject.toml README.md alembic.ini ./
+COPY events ./events
+COPY command_api ./command_api
+COPY query_api ./query_api
+COPY processors ./processors
+COPY projector ./projector
+COPY media_analysis ./media_analysis
+COPY alembic ./alembic
+RUN pip install --no-cache-dir -e . \
+    && useradd --system --uid 10001 app && mkdir -p /data/work && chown app /data/work
+USER app
+ENV WORK_DIR=/data/work API_HOST=0.0.0.0
+EXPOSE 8000
+CMD ["media-analysis", "api"]

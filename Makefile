@@ -1,0 +1,56 @@
+# Media Analysis: the local stack without Docker, and the test suite.
+#   make up     start Kafka, PostgreSQL, migrations, topics and all services (background)
+#   make down   stop exactly what `make up` started
+#   make test   lint, type-check, then the whole suite against a private real stack
+#   make logs   follow the service log
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STATE := $(CURDIR)/.state
+
+.PHONY: help venv deps up down status logs test lint format clean
+
+help:
+	@grep -E '^#   make' Makefile | sed 's/^#   //'
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(BIN)/pip install -q --upgrade pip
+	@$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+venv: $(VENV)/.installed
+
+deps:
+	@scripts/system-deps.sh
+
+up: deps venv
+	@scripts/stack.sh up
+
+down:
+	@scripts/stack.sh down
+
+status:
+	@scripts/stack.sh status
+
+logs:
+	@tail -n 100 -F $(STATE)/logs/services.log
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: deps venv lint
+	@scripts/run-tests.sh $(PYTEST_ARGS)
+
+clean: down
+	rm -rf $(STATE)

@@ -1,0 +1,39 @@
+"""What the command side needs to know of an analysis before deleting it."""
+
+from __future__ import annotations
+
+from typing import Protocol
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from events import MediaAnalysisError
+from media_analysis.read_model import analysis_request
+
+
+class ReadModelUnavailable(MediaAnalysisError):
+    """The projection could not be read (PostgreSQL down or too slow)."""
+
+
+class AnalysisLookup(Protocol):
+    async def status_of(self, analysis_id: UUID) -> str | None:
+        """The analysis's status, or None when no such analysis exists."""
+        ...
+
+
+class ProjectionLookup:
+    """Reads the status from the projection (read only)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def status_of(self, analysis_id: UUID) -> str | None:
+        query = select(analysis_request.c.status).where(analysis_request.c.id == analysis_id)
+        try:
+            async with self._engine.connect() as conn:
+                status: str | None = (await conn.execute(query)).scalar_one_or_none()
+        except (SQLAlchemyError, OSError) as exc:
+            raise ReadModelUnavailable(f"the read model is unavailable: {exc}") from exc
+        return status

@@ -1,0 +1,64 @@
+"""Composition root of the command side: builds its clients from settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+
+from command_api.analysis_lookup import AnalysisLookup, ProjectionLookup
+from command_api.publisher import EventPublisher, KafkaEventPublisher
+from command_api.read_your_writes import ProjectionWatermark
+from media_analysis.database import create_engine
+from media_analysis.health import KafkaCheck, postgres_check
+from media_analysis.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class CommandContext:
+    publisher: EventPublisher
+    lookup: AnalysisLookup
+    watermark: ProjectionWatermark
+    read_your_writes_timeout: float
+
+
+def build_broker(settings: Settings) -> KafkaBroker:
+    """A producer-only broker with the durability the event log needs."""
+    return KafkaBroker(
+        settings.kafka_bootstrap_list,
+        acks="all",
+        enable_idempotence=True,
+        allow_auto_create_topics=False,
+        request_timeout_ms=settings.kafka_request_timeout_ms,
+        linger_ms=1,
+        client_id="media-analysis-command-api",
+    )
+
+
+@asynccontextmanager
+async def command_lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
+    """Start the producer and the database pool; stop them on shutdown."""
+    broker = build_broker(settings)
+    engine = create_engine(settings)
+    watermark = ProjectionWatermark(engine)
+    kafka_check = KafkaCheck(settings.kafka_bootstrap_list)
+    await broker.start()
+    app.state.command = CommandContext(
+        publisher=KafkaEventPublisher(broker, settings.kafka_publish_timeout_seconds),
+        lookup=ProjectionLookup(engine),
+        watermark=watermark,
+        read_your_writes_timeout=settings.read_your_writes_timeout_seconds,
+    )
+    checks = getattr(app.state, "readiness_checks", {})
+    checks.update({"kafka": kafka_check, "postgres": postgres_check(engine)})
+    app.state.readiness_checks = checks
+    try:
+        yield
+    finally:
+        await watermark.close()
+        await kafka_check.close()
+        await broker.stop()
+        await engine.dispose()

@@ -1,0 +1,59 @@
+"""Port and Kafka adapter for recording events."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Protocol
+
+from aiokafka.errors import KafkaError
+from faststream.kafka import KafkaBroker
+
+from events import EVENTS_TOPIC, Envelope, MediaAnalysisError, encode
+
+
+class EventLogUnavailable(MediaAnalysisError):
+    """The event could not be recorded (Kafka unreachable or too slow)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogPosition:
+    """Where an event landed: its partition and offset."""
+
+    partition: int
+    offset: int
+
+
+class EventPublisher(Protocol):
+    async def publish(self, envelope: Envelope) -> LogPosition:
+        """Record ``envelope`` durably; return its position or raise EventLogUnavailable."""
+        ...
+
+
+class KafkaEventPublisher:
+    """Produces with acks=all and idempotence (configured on the broker)."""
+
+    def __init__(self, broker: KafkaBroker, timeout_seconds: float) -> None:
+        self._broker = broker
+        self._timeout = timeout_seconds
+
+    async def publish(self, envelope: Envelope) -> LogPosition:
+        record = encode(envelope)
+        try:
+            meta = await asyncio.wait_for(
+                self._broker.publish(
+                    record.value,
+                    topic=EVENTS_TOPIC,
+                    key=record.key,
+                    headers=record.header_dict(),
+                    correlation_id=envelope.correlation_id,
+                ),
+                self._timeout,
+            )
+        except TimeoutError as exc:
+            raise EventLogUnavailable(
+                f"Kafka did not acknowledge the event within {self._timeout:g}s"
+            ) from exc
+        except KafkaError as exc:
+            raise EventLogUnavailable(f"Kafka refused the event: {exc}") from exc
+        return LogPosition(partition=meta.partition, offset=meta.offset)

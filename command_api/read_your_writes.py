@@ -1,0 +1,72 @@
+"""Read-your-writes: the command side answers only once the projection has
+applied the event it just recorded (bounded by a timeout).
+
+One watcher task polls ``projection_position`` while requests wait, so the
+database sees one small query per tick however many requests are waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from command_api.publisher import LogPosition
+from events import EVENTS_TOPIC
+from media_analysis.read_model import projection_position
+
+log = logging.getLogger(__name__)
+
+PROJECTION = "analysis_request"
+
+
+class ProjectionWatermark:
+    def __init__(self, engine: AsyncEngine, *, poll_interval: float = 0.005) -> None:
+        self._engine = engine
+        self._poll_interval = poll_interval
+        self._applied: dict[int, int] = {}
+        self._waiters: list[tuple[LogPosition, asyncio.Future[None]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def wait_applied(self, position: LogPosition, within: float) -> bool:
+        """True once the projection has applied ``position``; False after ``within`` seconds."""
+        if self._is_applied(position):
+            return True
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((position, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._watch(), name="projection-watermark")
+        try:
+            await asyncio.wait_for(asyncio.shield(future), within)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self._waiters = [(p, f) for p, f in self._waiters if f is not future]
+
+    def _is_applied(self, position: LogPosition) -> bool:
+        return self._applied.get(position.partition, -1) > position.offset
+
+    async def _watch(self) -> None:
+        query = select(projection_position.c.partition, projection_position.c.next_offset).where(
+            projection_position.c.projection == PROJECTION,
+            projection_position.c.topic == EVENTS_TOPIC,
+        )
+        while self._waiters:
+            try:
+                async with self._engine.connect() as conn:
+                    rows = (await conn.execute(query)).all()
+                self._applied = {row.partition: row.next_offset for row in rows}
+            except Exception as exc:  # waiters time out on their own; keep watching
+                log.warning("cannot read projection positions: %s", exc)
+            for position, future in self._waiters:
+                if not future.done() and self._is_applied(position):
+                    future.set_result(None)
+            await asyncio.sleep(self._poll_interval)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)

@@ -1,0 +1,59 @@
+"""The event contract of Media Analysis: what other services and auditors read.
+
+Everything here depends on pydantic only. Producers build an event, wrap it in
+an ``Envelope`` and ``encode`` it; consumers ``decode`` records (older schema
+versions are upcast on the way) and get the same envelope back.
+"""
+
+from events.dead_letter import dead_letter_headers
+from events.envelope import Envelope, caused_by, new_envelope
+from events.errors import (
+    EventDecodeError,
+    MediaAnalysisError,
+    MissingAttribute,
+    UnknownEventType,
+    UnsupportedVersion,
+)
+from events.event_types import (
+    EVENT_CLASSES,
+    MEDIA_TYPES,
+    AnalysisCompleted,
+    AnalysisDeleted,
+    AnalysisEvent,
+    AnalysisFailed,
+    AnalysisProgressed,
+    AnalysisRequested,
+    AnalysisStarted,
+    MediaType,
+    StageStatus,
+)
+from events.serialisation import KafkaRecord, decode, encode
+from events.topics import DEAD_LETTER_TOPIC, EVENTS_TOPIC
+
+__all__ = [
+    "DEAD_LETTER_TOPIC",
+    "EVENTS_TOPIC",
+    "EVENT_CLASSES",
+    "MEDIA_TYPES",
+    "AnalysisCompleted",
+    "AnalysisDeleted",
+    "AnalysisEvent",
+    "AnalysisFailed",
+    "AnalysisProgressed",
+    "AnalysisRequested",
+    "AnalysisStarted",
+    "Envelope",
+    "EventDecodeError",
+    "KafkaRecord",
+    "MediaAnalysisError",
+    "MediaType",
+    "MissingAttribute",
+    "StageStatus",
+    "UnknownEventType",
+    "UnsupportedVersion",
+    "caused_by",
+    "dead_letter_headers",
+    "decode",
+    "encode",
+    "new_envelope",
+]

@@ -1,0 +1,113 @@
+"""The six analysis events: immutable, past-tense facts about one analysis.
+
+Each event is the ``data`` of a CloudEvents envelope (see ``events.envelope``).
+Its ``TYPE`` is the CloudEvents ``type`` attribute and ``VERSION`` the schema
+version carried in the ``schemaversion`` extension. A field never changes its
+meaning: a change adds a version and an upcaster (``events.upcasting``).
+
+Lifecycle of one analysis, all keyed by its ``analysis_id``::
+
+    AnalysisRequested ─▶ AnalysisStarted ─▶ AnalysisProgressed* ─▶ AnalysisCompleted
+                                                              └──▶ AnalysisFailed
+    AnalysisDeleted may follow any of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MediaType = Literal["video", "audio", "document", "image", "unknown"]
+MEDIA_TYPES: tuple[MediaType, ...] = ("video", "audio", "document", "image", "unknown")
+
+StageStatus = Literal["completed", "skipped", "failed"]
+
+
+class AnalysisEvent(BaseModel):
+    """Base of every event: frozen, strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    TYPE: ClassVar[str]
+    VERSION: ClassVar[int] = 1
+
+    analysis_id: UUID = Field(description="The analysis this event belongs to; also the Kafka key.")
+
+
+class AnalysisRequested(AnalysisEvent):
+    """A client asked for an analysis; it is now pending."""
+
+    TYPE: ClassVar[str] = "media-analysis.analysis.requested"
+
+    prompt: str = Field(description="The client's question about the media.")
+    media_url: str = Field(description="http(s) URL the processors fetch the media from.")
+    media_type: MediaType = Field(description="Declared type; 'unknown' is resolved from content.")
+    filename: str | None = Field(default=None, description="Original file name, if given.")
+    config: dict[str, Any] = Field(default_factory=dict, description="Model parameters.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Stage switches.")
+    created_by: UUID | None = Field(default=None, description="Tenant or user, when known.")
+
+
+class AnalysisStarted(AnalysisEvent):
+    """A processor took the analysis up (again, if ``attempt`` > 1)."""
+
+    TYPE: ClassVar[str] = "media-analysis.analysis.started"
+
+    processor: str = Field(description="Which processor instance runs it.")
+    attempt: int = Field(ge=1, description="1 for the first run, more after a redelivery.")
+
+
+class AnalysisProgressed(AnalysisEvent):
+    """One stage of the analysis finished (completed, skipped or failed)."""
+
+    TYPE: ClassVar[str] = "media-analysis.analysis.progressed"
+
+    stage: str = Field(description="Stage name, e.g. 'fetch' or 'probe'.")
+    stage_status: StageStatus = Field(description="How the stage ended.")
+    progress: int = Field(ge=0, le=100, description="Overall progress after this stage.")
+    detail: str | None = Field(default=None, description="Why a stage was skipped or failed.")
+
+
+class AnalysisCompleted(AnalysisEvent):
+    """The analysis finished; ``results`` holds every stage's output."""
+
+    TYPE: ClassVar[str] = "media-analysis.analysis.completed"
+
+    results: dict[str, Any] = Field(description="Per-stage results, see results.schema.json.")
+    summary: str | None = Field(default=None, description="Answer to the prompt, if any.")
+    topics: list[str] = Field(default_factory=list, description="Topics found, if any.")
+
+
+class AnalysisFailed(AnalysisEvent):
+    """The analysis ended without a result."""
+
+    TYPE: ClassVar[str] = "media-analysis.analysis.failed"
+
+    error_code: str = Field(description="Stable machine-readable code, e.g. 'fetch_unreachable'.")
+    error_message: str = Field(description="Human-readable reason.")
+    retryable: bool = Field(description="Whether submitting again may succeed.")
+    stage: str | None = Field(default=None, description="The stage that failed, if any.")
+
+
+class AnalysisDeleted(AnalysisEvent):
+    """The client deleted the analysis; terminal from any state."""
+
+    TYPE: ClassVar[str] = "media-analysis.analysis.deleted"
+
+    reason: str | None = Field(default=None, description="Why, if the client said.")
+
+
+EVENT_CLASSES: dict[str, type[AnalysisEvent]] = {
+    cls.TYPE: cls
+    for cls in (
+        AnalysisRequested,
+        AnalysisStarted,
+        AnalysisProgressed,
+        AnalysisCompleted,
+        AnalysisFailed,
+        AnalysisDeleted,
+    )
+}
+"""Every event class by its CloudEvents ``type``."""

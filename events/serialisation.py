@@ -1,0 +1,117 @@
+"""Envelope <-> Kafka record, in the CloudEvents Kafka binding's binary mode.
+
+``encode`` gives the key, value and headers to produce; ``decode`` reads them
+back, upcasting older schema versions, and raises an ``EventDecodeError`` for a
+record that is not a readable event (the consumer sends it to the DLQ).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from events.envelope import SPEC_VERSION, Envelope
+from events.errors import EventDecodeError, MissingAttribute, UnknownEventType
+from events.event_types import EVENT_CLASSES
+from events.upcasting import upcast
+
+CONTENT_TYPE = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaRecord:
+    """What to hand a Kafka producer: key, value and headers."""
+
+    key: bytes
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...]
+
+    def header_dict(self) -> dict[str, str]:
+        return {k: v.decode() for k, v in self.headers}
+
+
+def encode(envelope: Envelope) -> KafkaRecord:
+    """Encode ``envelope`` as a binary-mode CloudEvents Kafka record."""
+    headers: list[tuple[str, str]] = [
+        ("ce_specversion", SPEC_VERSION),
+        ("ce_id", envelope.id),
+        ("ce_source", envelope.source),
+        ("ce_type", envelope.type),
+        ("ce_subject", envelope.subject),
+        ("ce_time", envelope.time.isoformat().replace("+00:00", "Z")),
+        ("ce_schemaversion", str(envelope.schema_version)),
+        ("ce_correlationid", envelope.correlation_id),
+        ("content-type", CONTENT_TYPE),
+    ]
+    if envelope.causation_id is not None:
+        headers.append(("ce_causationid", envelope.causation_id))
+    return KafkaRecord(
+        key=envelope.subject.encode(),
+        value=envelope.data.model_dump_json().encode(),
+        headers=tuple((k, v.encode()) for k, v in headers),
+    )
+
+
+def _header_map(headers: Iterable[tuple[str, bytes]] | Mapping[str, Any]) -> dict[str, str]:
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    out: dict[str, str] = {}
+    for key, raw in items:
+        try:
+            out[key] = raw.decode() if isinstance(raw, bytes | bytearray) else str(raw)
+        except UnicodeDecodeError as exc:
+            raise EventDecodeError(f"header {key!r} is not UTF-8") from exc
+    return out
+
+
+def decode(
+    value: bytes | None, headers: Iterable[tuple[str, bytes]] | Mapping[str, Any]
+) -> Envelope:
+    """Decode a Kafka record into an envelope at the current schema version."""
+    attrs = _header_map(headers)
+    for name in ("ce_id", "ce_source", "ce_type", "ce_subject", "ce_time"):
+        if not attrs.get(name):
+            raise MissingAttribute(f"CloudEvents attribute {name} is missing")
+    if attrs.get("ce_specversion") != SPEC_VERSION:
+        raise EventDecodeError(
+            f"unsupported CloudEvents specversion {attrs.get('ce_specversion')!r}"
+        )
+    event_type = attrs["ce_type"]
+    cls = EVENT_CLASSES.get(event_type)
+    if cls is None:
+        raise UnknownEventType(f"unknown event type {event_type!r}")
+    try:
+        version = int(attrs.get("ce_schemaversion", "1"))
+    except ValueError as exc:
+        raise EventDecodeError("ce_schemaversion is not an integer") from exc
+    if value is None:
+        raise EventDecodeError("record has no value")
+    try:
+        raw = json.loads(value)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise EventDecodeError(f"value is not JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise EventDecodeError("value is not a JSON object")
+    raw = upcast(event_type, version, cls.VERSION, raw)
+    try:
+        data = cls.model_validate(raw)
+        time = datetime.fromisoformat(attrs["ce_time"].replace("Z", "+00:00"))
+        return Envelope(
+            id=attrs["ce_id"],
+            source=attrs["ce_source"],
+            type=event_type,
+            subject=attrs["ce_subject"],
+            time=time,
+            schema_version=cls.VERSION,
+            correlation_id=attrs.get("ce_correlationid") or attrs["ce_id"],
+            causation_id=attrs.get("ce_causationid"),
+            data=data,
+        )
+    except ValidationError as exc:
+        raise EventDecodeError(f"{event_type} does not match its schema: {exc}") from exc
+    except ValueError as exc:
+        raise EventDecodeError(f"bad attribute: {exc}") from exc

@@ -1,0 +1,52 @@
+"""The HTTP app on one base URL: command and query routes side by side.
+
+The two sides stay separate packages with separate lifespans; this module only
+composes them (``media-analysis api``). ``command-api`` and ``query-api`` run
+either side alone, for deployments that scale them apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Literal
+
+from fastapi import FastAPI
+
+from command_api.bootstrap import command_lifespan
+from command_api.routes import router as command_router
+from media_analysis import health, problems
+from media_analysis.settings import Settings
+from query_api.bootstrap import query_lifespan
+from query_api.routes import router as query_router
+
+Side = Literal["command", "query"]
+
+
+def build_app(settings: Settings, sides: tuple[Side, ...] = ("command", "query")) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.readiness_checks = {}
+        async with AsyncExitStack() as stack:
+            if "command" in sides:
+                await stack.enter_async_context(command_lifespan(app, settings))
+            if "query" in sides:
+                await stack.enter_async_context(query_lifespan(app, settings))
+            yield
+
+    app = FastAPI(
+        title="Media Analysis API",
+        version="0.1.0",
+        description=(
+            "Submit media with a prompt, poll its analysis, list history. Writes are "
+            "recorded as events in Kafka; reads come from the PostgreSQL projection."
+        ),
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    app.include_router(health.router)
+    if "command" in sides:
+        app.include_router(command_router)
+    if "query" in sides:
+        app.include_router(query_router)
+    return app

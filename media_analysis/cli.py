@@ -1,0 +1,145 @@
+"""``media-analysis``: one entry point for every service and admin task.
+
+media-analysis api            command + query HTTP API on API_HOST:API_PORT
+media-analysis command-api    the command side alone
+media-analysis query-api      the query side alone
+media-analysis processor      the media processors (a consumer group member)
+media-analysis projector      the read-model projector
+media-analysis all            api, processor and projector in one process
+media-analysis migrate        alembic upgrade head
+media-analysis create-topics  create the event topics (retention forever)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+
+import uvicorn
+from faststream.kafka import KafkaBroker
+
+from media_analysis import migrations
+from media_analysis.api import Side, build_app
+from media_analysis.settings import Settings
+from media_analysis.topic_admin import ensure_topics
+
+log = logging.getLogger("media_analysis")
+
+
+async def _until_signalled() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+def _api_server(settings: Settings, sides: tuple[Side, ...]) -> uvicorn.Server:
+    config = uvicorn.Config(
+        build_app(settings, sides),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    return server
+
+
+async def _run_brokers(brokers: Sequence[KafkaBroker], until: Awaitable[None]) -> None:
+    for broker in brokers:
+        await broker.start()
+    log.info("consumers started")
+    try:
+        await until
+    finally:
+        for broker in brokers:
+            await broker.stop()
+
+
+def _consumers(settings: Settings, names: Sequence[str]) -> list[KafkaBroker]:
+    brokers: list[KafkaBroker] = []
+    if "processor" in names:
+        from processors.bootstrap import build_broker as build_processor
+
+        brokers.append(build_processor(settings))
+    if "projector" in names:
+        from projector.bootstrap import build_broker as build_projector
+
+        brokers.append(build_projector(settings)[0])
+    return brokers
+
+
+async def _serve(settings: Settings, api: tuple[Side, ...], consumers: Sequence[str]) -> None:
+    brokers = _consumers(settings, consumers)
+    if not api:
+        await _run_brokers(brokers, _until_signalled())
+        return
+    server = _api_server(settings, api)
+    # uvicorn installs its own signal handlers and returns when told to stop.
+    await _run_brokers(brokers, server.serve())
+
+
+def _run(coro_factory: Callable[[], Awaitable[object]]) -> None:
+    async def main() -> None:
+        await coro_factory()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="media-analysis",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "command",
+        choices=[
+            "api",
+            "command-api",
+            "query-api",
+            "processor",
+            "projector",
+            "all",
+            "migrate",
+            "create-topics",
+        ],
+    )
+    args = parser.parse_args(argv)
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    command: str = args.command
+    if command == "migrate":
+        migrations.upgrade(settings)
+        print("database migrated to head")
+    elif command == "create-topics":
+        created = asyncio.run(ensure_topics(settings))
+        print(f"topics ready (created: {', '.join(created) or 'none'})")
+    elif command == "api":
+        _run(lambda: _serve(settings, ("command", "query"), ()))
+    elif command == "command-api":
+        _run(lambda: _serve(settings, ("command",), ()))
+    elif command == "query-api":
+        _run(lambda: _serve(settings, ("query",), ()))
+    elif command in ("processor", "projector"):
+        _run(lambda: _serve(settings, (), (command,)))
+    elif command == "all":
+        _run(lambda: _serve(settings, ("command", "query"), ("processor", "projector")))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

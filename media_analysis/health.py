@@ -1,0 +1,93 @@
+"""Liveness and readiness: ``/healthz`` (the process answers) and ``/readyz``
+(Kafka and PostgreSQL reachable), shared by both API sides."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from media_analysis.problems import problem
+
+Check = Callable[[], Awaitable[None]]
+"""A readiness check: returns when the dependency answers, raises otherwise."""
+
+CHECK_TIMEOUT_SECONDS = 3.0
+
+
+def postgres_check(engine: AsyncEngine) -> Check:
+    async def check() -> None:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    return check
+
+
+class KafkaCheck:
+    """Asks the cluster for its metadata through one long-lived admin client."""
+
+    def __init__(self, bootstrap_servers: list[str]) -> None:
+        self._bootstrap = bootstrap_servers
+        self._admin: AIOKafkaAdminClient | None = None
+
+    async def __call__(self) -> None:
+        if self._admin is None:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, request_timeout_ms=3000)
+            await admin.start()
+            self._admin = admin
+        try:
+            await self._admin.describe_cluster()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        admin, self._admin = self._admin, None
+        if admin is not None:
+            await admin.close()
+
+
+async def run_checks(checks: dict[str, Check]) -> dict[str, str]:
+    """Run every check concurrently; map each name to 'ok' or the reason it failed."""
+
+    async def one(check: Check) -> str:
+        try:
+            await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
+        except TimeoutError:
+            return f"no answer within {CHECK_TIMEOUT_SECONDS:g}s"
+        except Exception as exc:  # any failure means "not ready"; the reason is reported
+            return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return "ok"
+
+    names = list(checks)
+    results = await asyncio.gather(*(one(checks[n]) for n in names))
+    return dict(zip(names, results, strict=True))
+
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="The process is alive")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    summary="Kafka and PostgreSQL are reachable",
+    responses={503: {"description": "A dependency is down; `detail` names it."}},
+)
+async def readyz(request: Request) -> Any:
+    checks: dict[str, Check] = getattr(request.app.state, "readiness_checks", {})
+    results = await run_checks(checks)
+    down = {name: why for name, why in results.items() if why != "ok"}
+    if down:
+        names = ", ".join(sorted(down))
+        return problem(503, f"Not ready: {names} unreachable.", checks=results)
+    return JSONResponse({"status": "ready", "checks": results})

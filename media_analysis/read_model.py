@@ -1,0 +1,73 @@
+"""The read-model tables, as SQLAlchemy Core metadata.
+
+The projector writes them; the query API reads them; Alembic migrations
+(``alembic/versions``) create them. ``analysis_request`` is the PRD's table plus
+``prompt`` and ``result_summary``; ``analysis_event`` is the append-only audit
+trail (one row per event, keyed by the CloudEvents id, which also makes
+re-delivered events harmless); ``projection_position`` holds the next offset to
+read per partition, written in the same transaction as the rows.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+
+analysis_request = Table(
+    "analysis_request",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("status", String(20), nullable=False),
+    Column("media_type", String(50), nullable=False),
+    Column("source_url", Text, nullable=False),
+    Column("filename", String(500)),
+    Column("analysis_config", JSONB),
+    Column("analysis_options", JSONB),
+    Column("results", JSONB),
+    Column("progress", Integer, nullable=False),
+    Column("error_message", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("completed_at", DateTime(timezone=True)),
+    Column("deleted_at", DateTime(timezone=True)),
+    Column("created_by", Uuid),
+    Column("celery_task_id", String(255)),
+    Column("prompt", Text),
+    Column("result_summary", JSONB),
+)
+
+analysis_event = Table(
+    "analysis_event",
+    metadata,
+    Column("event_id", Text, primary_key=True),
+    Column("analysis_id", Uuid, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("schema_version", Integer, nullable=False),
+    Column("time", DateTime(timezone=True), nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("correlation_id", Text),
+    Column("causation_id", Text),
+    Column("data", JSONB, nullable=False),
+)
+
+projection_position = Table(
+    "projection_position",
+    metadata,
+    Column("projection", Text, primary_key=True),
+    Column("topic", Text, primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("next_offset", BigInteger, nullable=False),
+)

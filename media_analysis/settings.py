@@ -1,0 +1,85 @@
+"""One ``Settings`` per process, read from the environment and a ``.env`` file.
+
+Every variable is documented in the README's settings table; nothing else in
+the project reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Settings(BaseSettings):
+    """Validated configuration; invalid values stop the process at start-up."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    # PostgreSQL (names as in the PRD)
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:55432/media_analysis"
+    database_pool_size: int = Field(default=10, ge=1)
+    database_max_overflow: int = Field(default=20, ge=0)
+    database_pool_timeout: float = Field(default=30, gt=0)
+    database_pool_recycle: int = Field(default=1800, ge=-1)
+
+    # Kafka (in place of the PRD's Celery broker)
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_topic_partitions: int = Field(default=6, ge=1)
+    kafka_replication_factor: int = Field(default=1, ge=1)
+    kafka_min_insync_replicas: int = Field(default=1, ge=1)
+    kafka_request_timeout_ms: int = Field(default=10_000, ge=1000)
+
+    kafka_publish_timeout_seconds: float = Field(default=5, gt=0)
+
+    # HTTP API
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    read_your_writes_timeout_seconds: float = Field(default=5, ge=0)
+
+    # Processors
+    processor_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    analysis_deadline_seconds: float = Field(default=600, gt=0)
+    media_fetch_allowed_networks: Annotated[list[Network], NoDecode] = Field(default_factory=list)
+    media_fetch_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
+    media_fetch_timeout_seconds: float = Field(default=120, gt=0)
+    work_dir: Path = Path(".state/work")
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("media_fetch_allowed_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            return "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if not value.startswith("postgresql+asyncpg://"):
+            raise ValueError("DATABASE_URL must be a postgresql:// or postgresql+asyncpg:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _isr_fits(self) -> Settings:
+        if self.kafka_min_insync_replicas > self.kafka_replication_factor:
+            raise ValueError("KAFKA_MIN_INSYNC_REPLICAS cannot exceed KAFKA_REPLICATION_FACTOR")
+        return self
+
+    @property
+    def kafka_bootstrap_list(self) -> list[str]:
+        return [s.strip() for s in self.kafka_bootstrap_servers.split(",") if s.strip()]
+
+    @property
+    def api_base_url(self) -> str:
+        return f"http://{self.api_host}:{self.api_port}"

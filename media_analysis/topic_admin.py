@@ -1,0 +1,56 @@
+"""Create the event topics explicitly: the log is kept forever, never auto-created."""
+
+from __future__ import annotations
+
+import logging
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError, for_code
+
+from events import DEAD_LETTER_TOPIC, EVENTS_TOPIC
+from media_analysis.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def topic_specs(settings: Settings) -> list[NewTopic]:
+    """The events topic and its dead-letter topic, both with infinite retention."""
+    configs = {
+        "retention.ms": "-1",
+        "retention.bytes": "-1",
+        "min.insync.replicas": str(settings.kafka_min_insync_replicas),
+        "cleanup.policy": "delete",
+    }
+    return [
+        NewTopic(
+            name=name,
+            num_partitions=settings.kafka_topic_partitions,
+            replication_factor=settings.kafka_replication_factor,
+            topic_configs=configs,
+        )
+        for name in (EVENTS_TOPIC, DEAD_LETTER_TOPIC)
+    ]
+
+
+async def ensure_topics(settings: Settings) -> list[str]:
+    """Create missing topics; return the names created (existing ones are kept as is)."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_list,
+        request_timeout_ms=settings.kafka_request_timeout_ms,
+    )
+    await admin.start()
+    try:
+        response = await admin.create_topics(topic_specs(settings))
+        created: list[str] = []
+        for topic, code, *rest in response.topic_errors:
+            if code == 0:
+                created.append(topic)
+                continue
+            error = for_code(code)
+            if error is TopicAlreadyExistsError:
+                continue
+            message = rest[0] if rest else ""
+            raise RuntimeError(f"creating topic {topic} failed: {error.__name__} {message}")
+        return created
+    finally:
+        await admin.close()

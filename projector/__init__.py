@@ -1,0 +1,1 @@
+"""Projector: folds the event log into the analysis_request read model."""

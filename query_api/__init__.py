@@ -1,0 +1,2 @@
+"""Query side: serves status and history from the projection. It never
+produces events."""

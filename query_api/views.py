@@ -1,0 +1,90 @@
+"""Thin SQL over the projection: one function per question the API answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from events import MediaAnalysisError
+from media_analysis.read_model import analysis_request
+
+t = analysis_request
+
+
+class ReadModelUnavailable(MediaAnalysisError):
+    """PostgreSQL could not answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryQuery:
+    page: int = 1
+    per_page: int = 20
+    status: str | None = None
+    media_type: str | None = None
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    sort_by: str = "created_at"
+    order: str = "desc"
+
+
+async def analysis_by_id(engine: AsyncEngine, analysis_id: UUID) -> dict[str, Any] | None:
+    try:
+        async with engine.connect() as conn:
+            row = (await conn.execute(select(t).where(t.c.id == analysis_id))).mappings().first()
+    except (SQLAlchemyError, OSError) as exc:
+        raise ReadModelUnavailable(f"the read model is unavailable: {exc}") from exc
+    return dict(row) if row is not None else None
+
+
+def _filters(q: HistoryQuery) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if q.status is None:
+        conditions.append(t.c.status != "deleted")
+    else:
+        conditions.append(t.c.status == q.status)
+    if q.media_type is not None:
+        conditions.append(t.c.media_type == q.media_type)
+    if q.date_from is not None:
+        conditions.append(t.c.created_at >= q.date_from)
+    if q.date_to is not None:
+        conditions.append(t.c.created_at <= q.date_to)
+    return conditions
+
+
+def _page_query(q: HistoryQuery) -> Select[Any]:
+    column = t.c[q.sort_by]
+    ordering = column.asc() if q.order == "asc" else column.desc()
+    tie_break = t.c.id.asc() if q.order == "asc" else t.c.id.desc()
+    return (
+        select(
+            t.c.id,
+            t.c.status,
+            t.c.media_type,
+            t.c.prompt,
+            t.c.progress,
+            t.c.created_at,
+            t.c.completed_at,
+        )
+        .where(and_(*_filters(q)))
+        .order_by(ordering.nulls_last(), tie_break)
+        .limit(q.per_page)
+        .offset((q.page - 1) * q.per_page)
+    )
+
+
+async def history(engine: AsyncEngine, q: HistoryQuery) -> tuple[list[dict[str, Any]], int]:
+    """One page of analyses and the total number matching the filters."""
+    count = select(func.count()).select_from(t).where(and_(*_filters(q)))
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(_page_query(q))).mappings().all()
+            total = int((await conn.execute(count)).scalar_one())
+    except (SQLAlchemyError, OSError) as exc:
+        raise ReadModelUnavailable(f"the read model is unavailable: {exc}") from exc
+    return [dict(r) for r in rows], total

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# `make test`: a private, throwaway Kafka and PostgreSQL (own ports, own state
+# under .state/test, fsync off), the whole pytest suite against them, then
+# both stopped. pytest's "no tests ran" (exit 5) counts as a failure.
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export MA_STATE_DIR="$ROOT/.state/test"
+export MA_KAFKA_PORT="${MA_TEST_KAFKA_PORT:-19092}"
+export MA_KAFKA_CONTROLLER_PORT="${MA_TEST_KAFKA_CONTROLLER_PORT:-19093}"
+export MA_PG_PORT="${MA_TEST_PG_PORT:-55433}"
+export MA_PG_FAST=1
+
+stop_stack() {
+  scripts/kafka.sh stop >/dev/null 2>&1 || true
+  scripts/postgres.sh stop >/dev/null 2>&1 || true
+}
+
+# A fresh state each run: leftovers of an interrupted run are stopped first.
+stop_stack
+scripts/postgres.sh wipe >/dev/null 2>&1 || true
+rm -rf "$MA_STATE_DIR"
+trap stop_stack EXIT
+
+scripts/kafka.sh start || exit 1
+scripts/postgres.sh start || exit 1
+export KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$MA_KAFKA_PORT"
+DATABASE_URL="$(scripts/postgres.sh url)"
+export DATABASE_URL
+
+.venv/bin/pytest "$@"
+rc=$?
+if [[ $rc -eq 5 ]]; then
+  echo "run-tests: pytest collected no tests; that is a failure" >&2
+  rc=1
+fi
+exit $rc

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Local stack without Docker: `stack.sh up|down|status`.
+# up: Kafka and PostgreSQL (unless KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL name
+# existing ones), migrations, topics, a sample-media server and every service,
+# in the background; returns once /readyz is green. down: stops what up started.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export MA_STATE_DIR="${MA_STATE_DIR:-$ROOT/.state}"
+RUN="$MA_STATE_DIR/run"
+LOGS="$MA_STATE_DIR/logs"
+BIN="$ROOT/.venv/bin"
+SAMPLES_PORT="${MA_SAMPLES_PORT:-8090}"
+mkdir -p "$RUN" "$LOGS"
+
+say() { printf '[stack] %s\n' "$*"; }
+
+# Values from .env count like environment variables (the services read it too).
+env_value() {
+  local name="$1"
+  if [[ -n "${!name:-}" ]]; then printf '%s' "${!name}"; return; fi
+  [[ -f .env ]] && sed -n "s/^${name}=//p" .env | tail -n 1 | tr -d '"'"'"
+}
+
+alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+start_bg() {  # start_bg NAME LOGFILE CMD... : detached, with a pid file, once
+  local name="$1" log="$2"; shift 2
+  if alive "$RUN/$name.pid"; then say "$name already running (pid $(cat "$RUN/$name.pid"))"; return; fi
+  setsid nohup "$@" >>"$log" 2>&1 </dev/null &
+  echo $! >"$RUN/$name.pid"
+  say "$name started (pid $!)"
+}
+
+stop_pid() {  # stop_pid NAME : SIGTERM, wait, then SIGKILL; only our own pid
+  local name="$1" pidfile="$RUN/$1.pid" pid
+  alive "$pidfile" || { rm -f "$pidfile"; return 0; }
+  pid="$(cat "$pidfile")"
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$pidfile"
+  say "$name stopped"
+}
+
+sample_media() {
+  local dir="$MA_STATE_DIR/samples"
+  mkdir -p "$dir"
+  if [[ ! -s "$dir/sample.mp4" ]]; then
+    ffmpeg -hide_banner -loglevel error -y \
+      -f lavfi -i "testsrc=size=320x240:rate=25:duration=6" \
+      -f lavfi -i "sine=frequency=440:duration=6" \
+      -c:v libx264 -pix_fmt yuv420p -c:a aac -shortest "$dir/sample.mp4"
+  fi
+  start_bg samples "$LOGS/samples.log" "$BIN/python" -m http.server "$SAMPLES_PORT" \
+    --bind 127.0.0.1 --directory "$dir"
+}
+
+wait_ready() {
+  local url="$1"
+  for _ in $(seq 1 120); do
+    if curl -fsS "$url/readyz" >/dev/null 2>&1; then return 0; fi
+    alive "$RUN/services.pid" || { say "services exited; last log lines:"; tail -n 40 "$LOGS/services.log"; return 1; }
+    sleep 0.5
+  done
+  say "services not ready after 60 s; last log lines:"; tail -n 40 "$LOGS/services.log"; return 1
+}
+
+up() {
+  local kafka db api_host api_port
+  kafka="$(env_value KAFKA_BOOTSTRAP_SERVERS)"
+  if [[ -z "$kafka" ]]; then
+    scripts/kafka.sh start
+    kafka="127.0.0.1:${MA_KAFKA_PORT:-9092}"
+    touch "$RUN/started-kafka"
+  else
+    say "using Kafka at $kafka"
+  fi
+  db="$(env_value DATABASE_URL)"
+  if [[ -z "$db" ]]; then
+    scripts/postgres.sh start
+    db="$(scripts/postgres.sh url)"
+    touch "$RUN/started-postgres"
+  else
+    say "using PostgreSQL at ${db%%@*}@…"
+  fi
+  export KAFKA_BOOTSTRAP_SERVERS="$kafka" DATABASE_URL="$db"
+  export WORK_DIR="${WORK_DIR:-$MA_STATE_DIR/work}"
+  # The local stack fetches the sample media from 127.0.0.1; production leaves this empty.
+  export MEDIA_FETCH_ALLOWED_NETWORKS="${MEDIA_FETCH_ALLOWED_NETWORKS:-$(env_value MEDIA_FETCH_ALLOWED_NETWORKS)}"
+  export MEDIA_FETCH_ALLOWED_NETWORKS="${MEDIA_FETCH_ALLOWED_NETWORKS:-127.0.0.1/32}"
+  "$BIN/media-analysis" migrate
+  "$BIN/media-analysis" create-topics
+  sample_media
+  start_bg services "$LOGS/services.log" "$BIN/media-analysis" all
+  api_host="$(env_value API_HOST)"; api_port="$(env_value API_PORT)"
+  local base="http://${api_host:-127.0.0.1}:${api_port:-8000}"
+  wait_ready "$base"
+  cat <<MSG
+[stack] ready: $base  (OpenAPI docs: $base/docs)
+[stack] Kafka: $KAFKA_BOOTSTRAP_SERVERS   PostgreSQL: ${DATABASE_URL%%@*}@…
+[stack] sample media: http://127.0.0.1:$SAMPLES_PORT/sample.mp4
+[stack] logs: $LOGS/services.log (make logs); Kafka and PostgreSQL logs under $MA_STATE_DIR
+[stack] stop with: make down
+MSG
+}
+
+down() {
+  stop_pid services
+  stop_pid samples
+  if [[ -f "$RUN/started-kafka" ]]; then scripts/kafka.sh stop; rm -f "$RUN/started-kafka"; fi
+  if [[ -f "$RUN/started-postgres" ]]; then scripts/postgres.sh stop; rm -f "$RUN/started-postgres"; fi
+}
+
+status() {
+  for name in services samples; do
+    if alive "$RUN/$name.pid"; then say "$name: running (pid $(cat "$RUN/$name.pid"))"; else say "$name: stopped"; fi
+  done
+  scripts/kafka.sh status || true
+  scripts/postgres.sh status || true
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac

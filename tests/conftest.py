@@ -1,0 +1,245 @@
+"""Session fixtures: the real services against the Kafka and PostgreSQL that
+``make test`` (scripts/run-tests.sh) started, plus a media server on 127.0.0.1.
+
+Kafka and PostgreSQL start once per run; every test uses random ids, so tests
+share them without interfering.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+LOGS = ROOT / ".state" / "test" / "logs"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(predicate: Any, *, timeout: float, interval: float = 0.1, what: str = "") -> Any:
+    """Poll ``predicate`` until it returns a truthy value or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}: {last!r}")
+
+
+@pytest.fixture(scope="session")
+def infra_env() -> dict[str, str]:
+    missing = [n for n in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS") if not os.environ.get(n)]
+    if missing:
+        pytest.exit(
+            f"{', '.join(missing)} not set: run the suite with `make test`, which starts "
+            "a private Kafka and PostgreSQL for it.",
+            returncode=2,
+        )
+    return {
+        "DATABASE_URL": os.environ["DATABASE_URL"],
+        "KAFKA_BOOTSTRAP_SERVERS": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+    }
+
+
+class Service:
+    """A service started as its own process, ended by its PID."""
+
+    def __init__(self, name: str, command: str, env: dict[str, str]) -> None:
+        LOGS.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.log_path = LOGS / f"{name}.log"
+        self._log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [str(BIN / "media-analysis"), command],
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=ROOT,
+        )
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@pytest.fixture(scope="session")
+def service_env(
+    infra_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("API_", "MEDIA_FETCH"))}
+    env.update(infra_env)
+    env.update(
+        {
+            "API_HOST": "127.0.0.1",
+            "API_PORT": str(free_port()),
+            "MEDIA_FETCH_ALLOWED_NETWORKS": "127.0.0.0/8",
+            "WORK_DIR": str(tmp_path_factory.mktemp("work")),
+            "KAFKA_TOPIC_PARTITIONS": "3",
+            "LOG_LEVEL": "INFO",
+        }
+    )
+    return env
+
+
+def _cli(command: str, env: dict[str, str]) -> None:
+    subprocess.run(
+        [str(BIN / "media-analysis"), command], env=env, check=True, cwd=ROOT, timeout=120
+    )
+
+
+@pytest.fixture(scope="session")
+def migrated(service_env: dict[str, str]) -> dict[str, str]:
+    """The database at the head migration, as `make up` leaves it."""
+    _cli("migrate", service_env)
+    return service_env
+
+
+@pytest.fixture(scope="session")
+def prepared(migrated: dict[str, str]) -> dict[str, str]:
+    """Migrations at head and the topics created, as `make up` does."""
+    _cli("create-topics", migrated)
+    return migrated
+
+
+@pytest.fixture(scope="session")
+def services(prepared: dict[str, str]) -> Iterator[dict[str, Service]]:
+    started = {name: Service(name, name, prepared) for name in ("api", "projector", "processor")}
+    base_url = f"http://127.0.0.1:{prepared['API_PORT']}"
+
+    def ready() -> bool:
+        for service in started.values():
+            if service.process.poll() is not None:
+                raise AssertionError(f"{service.name} exited:\n{service.log_tail()}")
+        try:
+            return httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_until(ready, timeout=60, interval=0.3, what="/readyz")
+        yield started
+    finally:
+        for service in started.values():
+            service.stop()
+
+
+@pytest.fixture(scope="session")
+def base_url(services: dict[str, Service], prepared: dict[str, str]) -> str:
+    return f"http://127.0.0.1:{prepared['API_PORT']}"
+
+
+@pytest.fixture
+def client(base_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=base_url, timeout=30) as c:
+        yield c
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class MediaServer:
+    """Static files over HTTP on 127.0.0.1, for the processors to fetch."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        handler = partial(_QuietHandler, directory=str(directory))
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{name}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def make_clip(path: Path, seconds: float = 3.0) -> Path:
+    """A real clip: test pattern plus a 440 Hz tone, made by ffmpeg."""
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc=size=160x120:rate=25:duration={seconds}",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=440:duration={seconds}",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-shortest",
+            str(path),
+        ],
+        check=True,
+        timeout=60,
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
+def media_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MediaServer]:
+    directory = tmp_path_factory.mktemp("media")
+    make_clip(directory / "clip.mp4", 3.0)
+    (directory / "notes.txt").write_text("These are plain notes, not media.\n" * 20)
+    server = MediaServer(directory)
+    yield server
+    server.close()
+
+
+def wait_for_status(
+    client: httpx.Client, analysis_id: str, statuses: set[str], timeout: float = 60
+) -> dict[str, Any]:
+    """Poll GET status until the analysis reaches one of ``statuses``."""
+
+    def reached() -> dict[str, Any] | None:
+        response = client.get(f"/api/media/status/{analysis_id}")
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body if body["status"] in statuses else None
+
+    result: dict[str, Any] = wait_until(reached, timeout=timeout, interval=0.2, what=str(statuses))
+    return result

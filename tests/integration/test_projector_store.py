@@ -1,0 +1,101 @@
+"""The projector's one-transaction batch store on the real PostgreSQL:
+re-delivered records and re-produced events leave the table unchanged."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from sqlalchemy import select
+
+from events import (
+    AnalysisCompleted,
+    AnalysisEvent,
+    AnalysisRequested,
+    AnalysisStarted,
+    Envelope,
+    new_envelope,
+)
+from media_analysis.database import create_engine
+from media_analysis.read_model import analysis_event, analysis_request
+from media_analysis.settings import Settings
+from projector.store import Record, apply_batch, stored_positions
+
+
+@pytest.fixture(scope="module")
+def run(migrated: dict[str, str]) -> Iterator[Any]:
+    """Run coroutines against the migrated database on one private loop."""
+    loop = asyncio.new_event_loop()
+    engine = create_engine(Settings(database_url=migrated["DATABASE_URL"]))
+    yield lambda make: loop.run_until_complete(make(engine))
+    loop.run_until_complete(engine.dispose())
+    loop.close()
+
+
+def _events(analysis_id: UUID) -> list[Envelope]:
+    steps: list[AnalysisEvent] = [
+        AnalysisRequested(
+            analysis_id=analysis_id, prompt="p", media_url="https://e.com/a", media_type="image"
+        ),
+        AnalysisStarted(analysis_id=analysis_id, processor="t", attempt=1),
+        AnalysisCompleted(analysis_id=analysis_id, results={"n": 1}),
+    ]
+    return [new_envelope(e, source="/test") for e in steps]
+
+
+def _row(run: Any, analysis_id: UUID) -> dict[str, Any]:
+    async def read(engine: Any) -> dict[str, Any]:
+        async with engine.connect() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        select(analysis_request).where(analysis_request.c.id == analysis_id)
+                    )
+                )
+                .mappings()
+                .one()
+            )
+            count = len(
+                (
+                    await conn.execute(
+                        select(analysis_event).where(analysis_event.c.analysis_id == analysis_id)
+                    )
+                ).all()
+            )
+        return {**row, "audit_rows": count}
+
+    return run(read)
+
+
+def test_a_redelivered_batch_and_reproduced_events_change_nothing(run: Any) -> None:
+    # A partition of its own, far from what the services use, so positions don't collide.
+    partition = 900 + uuid4().int % 90
+    analysis_id = uuid4()
+    envelopes = _events(analysis_id)
+    records = [Record(partition, offset, env) for offset, env in enumerate(envelopes)]
+
+    first = run(lambda engine: apply_batch(engine, records))
+    assert first.applied == 3
+    after_first = _row(run, analysis_id)
+    assert after_first["status"] == "completed"
+    assert after_first["audit_rows"] == 3
+
+    again = run(lambda engine: apply_batch(engine, records))
+    assert (again.applied, again.skipped) == (0, 3)
+
+    # The same events produced a second time land at later offsets: still no effect.
+    reproduced = [Record(partition, 10 + i, env) for i, env in enumerate(envelopes)]
+    third = run(lambda engine: apply_batch(engine, reproduced))
+    assert third.applied == 0
+    assert _row(run, analysis_id) == after_first
+    assert run(stored_positions)[partition] == 13
+
+
+def test_an_undecodable_record_still_advances_the_position(run: Any) -> None:
+    partition = 800 + uuid4().int % 90
+    outcome = run(lambda engine: apply_batch(engine, [Record(partition, 0, None)]))
+    assert outcome.applied == 0
+    assert run(stored_positions)[partition] == 1
