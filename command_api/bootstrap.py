@@ -14,6 +14,7 @@ from command_api.publisher import EventPublisher, KafkaEventPublisher
 from command_api.read_your_writes import ProjectionWatermark
 from media_analysis.database import create_engine
 from media_analysis.health import KafkaCheck, postgres_check
+from media_analysis.kafka_broker import build_kafka_broker
 from media_analysis.settings import Settings
 
 
@@ -26,16 +27,8 @@ class CommandContext:
 
 
 def build_broker(settings: Settings) -> KafkaBroker:
-    """A producer-only broker with the durability the event log needs."""
-    return KafkaBroker(
-        settings.kafka_bootstrap_list,
-        acks="all",
-        enable_idempotence=True,
-        allow_auto_create_topics=False,
-        request_timeout_ms=settings.kafka_request_timeout_ms,
-        linger_ms=1,
-        client_id="media-analysis-command-api",
-    )
+    """A producer-only broker; linger 1 ms lets concurrent requests share a batch."""
+    return build_kafka_broker(settings, "media-analysis-command-api", linger_ms=1)
 
 
 @asynccontextmanager

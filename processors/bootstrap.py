@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from faststream.kafka import KafkaBroker
 
+from media_analysis.kafka_broker import build_kafka_broker
 from media_analysis.settings import Settings
 from processors.consumer import register
 from processors.pipeline import PipelineConfig
@@ -11,14 +12,7 @@ from processors.pipeline import PipelineConfig
 
 def build_broker(settings: Settings) -> KafkaBroker:
     """A broker whose subscriber runs analyses and whose producer records their events."""
-    broker = KafkaBroker(
-        settings.kafka_bootstrap_list,
-        acks="all",
-        enable_idempotence=True,
-        allow_auto_create_topics=False,
-        request_timeout_ms=settings.kafka_request_timeout_ms,
-        client_id=f"media-analysis-processor-{settings.processor_id}",
-    )
+    broker = build_kafka_broker(settings, f"media-analysis-processor-{settings.processor_id}")
     config = PipelineConfig(
         processor_id=settings.processor_id,
         work_dir=settings.work_dir.resolve(),

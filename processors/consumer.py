@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -46,7 +47,7 @@ def register(broker: KafkaBroker, config: PipelineConfig, *, deadline_seconds: f
         title="processor",
         description="Analyses the media of every AnalysisRequested event.",
     )
-    async def process(body: bytes, message: KafkaMessage) -> None:
+    async def process(body: Any, message: KafkaMessage) -> None:
         raw = message.raw_message
         assert not isinstance(raw, tuple)  # a single-record subscriber
         try:

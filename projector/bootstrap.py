@@ -6,20 +6,14 @@ from faststream.kafka import KafkaBroker
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from media_analysis.database import create_engine
+from media_analysis.kafka_broker import build_kafka_broker
 from media_analysis.settings import Settings
 from projector.consumer import register
 
 
 def build_broker(settings: Settings) -> tuple[KafkaBroker, AsyncEngine]:
     """The projector's broker and the engine it writes through."""
-    broker = KafkaBroker(
-        settings.kafka_bootstrap_list,
-        acks="all",
-        enable_idempotence=True,
-        allow_auto_create_topics=False,
-        request_timeout_ms=settings.kafka_request_timeout_ms,
-        client_id="media-analysis-projector",
-    )
+    broker = build_kafka_broker(settings, "media-analysis-projector")
     engine = create_engine(settings, pool_size=2)
     register(broker, engine)
     return broker, engine

@@ -98,7 +98,7 @@ def register(broker: KafkaBroker, engine: AsyncEngine, *, max_records: int = 500
     listener.subscriber = subscriber
 
     @subscriber
-    async def project(body: list[bytes], message: KafkaMessage) -> None:
+    async def project(body: list[Any], message: KafkaMessage) -> None:
         raw = message.raw_message
         batch = list(raw) if isinstance(raw, tuple | list) else [raw]
         records, poison = to_records(batch)

@@ -19,7 +19,7 @@ say() { printf '[stack] %s\n' "$*"; }
 env_value() {
   local name="$1"
   if [[ -n "${!name:-}" ]]; then printf '%s' "${!name}"; return; fi
-  [[ -f .env ]] && sed -n "s/^${name}=//p" .env | tail -n 1 | tr -d '"'"'"
+  if [[ -f .env ]]; then sed -n "s/^${name}=//p" .env | tail -n 1 | tr -d '"'"'"; fi
 }
 
 alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
