@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import logging
-
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
-from events import DEAD_LETTER_TOPIC, EVENTS_TOPIC
+from events import DEAD_LETTER_TOPIC, EVENTS_TOPIC, MediaAnalysisError
 from media_analysis.settings import Settings
 
-log = logging.getLogger(__name__)
+
+class TopicCreationFailed(MediaAnalysisError):
+    """The cluster refused to create a topic (other than: it exists already)."""
 
 
 def topic_specs(settings: Settings) -> list[NewTopic]:
@@ -50,7 +50,7 @@ async def ensure_topics(settings: Settings) -> list[str]:
             if error is TopicAlreadyExistsError:
                 continue
             message = rest[0] if rest else ""
-            raise RuntimeError(f"creating topic {topic} failed: {error.__name__} {message}")
+            raise TopicCreationFailed(f"creating topic {topic} failed: {error.__name__} {message}")
         return created
     finally:
         await admin.close()
