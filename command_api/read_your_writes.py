@@ -3,11 +3,15 @@ applied the event it just recorded (bounded by a timeout).
 
 One watcher task polls ``projection_position`` while requests wait, so the
 database sees one small query per tick however many requests are waiting.
+Waiters sit in one heap per partition, ordered by offset, so each tick wakes
+exactly the satisfied ones without scanning the rest.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import logging
 
 from sqlalchemy import select
@@ -20,6 +24,10 @@ from media_analysis.read_model import projection_position
 log = logging.getLogger(__name__)
 
 PROJECTION = "analysis_request"
+COMPACT_ABOVE = 1024
+"""Heaps larger than this drop their timed-out waiters on the next tick."""
+
+_Waiter = tuple[int, int, asyncio.Future[None]]
 
 
 class ProjectionWatermark:
@@ -27,7 +35,8 @@ class ProjectionWatermark:
         self._engine = engine
         self._poll_interval = poll_interval
         self._applied: dict[int, int] = {}
-        self._waiters: list[tuple[LogPosition, asyncio.Future[None]]] = []
+        self._waiting: dict[int, list[_Waiter]] = {}
+        self._sequence = itertools.count()
         self._task: asyncio.Task[None] | None = None
 
     async def wait_applied(self, position: LogPosition, within: float) -> bool:
@@ -35,35 +44,44 @@ class ProjectionWatermark:
         if self._is_applied(position):
             return True
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append((position, future))
+        heap = self._waiting.setdefault(position.partition, [])
+        heapq.heappush(heap, (position.offset, next(self._sequence), future))
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._watch(), name="projection-watermark")
         try:
             await asyncio.wait_for(asyncio.shield(future), within)
             return True
         except TimeoutError:
+            future.cancel()
             return False
-        finally:
-            self._waiters = [(p, f) for p, f in self._waiters if f is not future]
 
     def _is_applied(self, position: LogPosition) -> bool:
         return self._applied.get(position.partition, -1) > position.offset
+
+    def _wake(self) -> None:
+        for partition, heap in self._waiting.items():
+            applied = self._applied.get(partition, -1)
+            while heap and (heap[0][0] < applied or heap[0][2].done()):
+                _, _, future = heapq.heappop(heap)
+                if not future.done():
+                    future.set_result(None)
+            if len(heap) > COMPACT_ABOVE:
+                heap[:] = [w for w in heap if not w[2].done()]
+                heapq.heapify(heap)
 
     async def _watch(self) -> None:
         query = select(projection_position.c.partition, projection_position.c.next_offset).where(
             projection_position.c.projection == PROJECTION,
             projection_position.c.topic == EVENTS_TOPIC,
         )
-        while self._waiters:
+        while any(self._waiting.values()):
             try:
                 async with self._engine.connect() as conn:
                     rows = (await conn.execute(query)).all()
                 self._applied = {row.partition: row.next_offset for row in rows}
             except Exception as exc:  # waiters time out on their own; keep watching
                 log.warning("cannot read projection positions: %s", exc)
-            for position, future in self._waiters:
-                if not future.done() and self._is_applied(position):
-                    future.set_result(None)
+            self._wake()
             await asyncio.sleep(self._poll_interval)
 
     async def close(self) -> None:
