@@ -3,6 +3,7 @@
 #   make down   stop exactly what `make up` started
 #   make test   lint, type-check, then the whole suite against a private real stack
 #   make logs   follow the service log
+#   make bench  measure the service on a private stack; writes BENCHMARKS.md
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -11,7 +12,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STATE := $(CURDIR)/.state
 
-.PHONY: help venv deps up down status logs test lint format clean
+.PHONY: help venv deps up down status logs test lint format clean bench
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -54,3 +55,6 @@ test: deps venv lint
 
 clean: down
 	rm -rf $(STATE)
+
+bench: deps venv
+	@scripts/bench.sh

@@ -1,0 +1,1 @@
+"""Benchmarks: an open-loop load generator and the scenarios of BENCHMARKS.md."""

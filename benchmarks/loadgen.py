@@ -1,0 +1,142 @@
+"""An open-loop HTTP/1.1 load generator on raw asyncio streams.
+
+Requests are scheduled at a fixed rate whatever the server does, and each
+latency is measured from the request's *scheduled* time, so a slow server
+cannot hide its queueing (no coordinated omission). Keep-alive connections are
+pooled; a request that finds no idle connection opens one (up to a cap) or
+waits, and that wait counts in its latency. Loopback targets only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+Request = tuple[str, str, bytes | None]
+"""(method, path with query, JSON body or None)."""
+
+
+@dataclass
+class Result:
+    rate: float
+    seconds: float
+    latencies: list[float] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    bodies: list[bytes] = field(default_factory=list)
+
+    def summary(self) -> dict[str, float | int | dict[str, int]]:
+        lat = sorted(self.latencies)
+
+        def pct(p: float) -> float:
+            return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 2) if lat else 0.0
+
+        sent = len(lat) + sum(self.errors.values())
+        return {
+            "target_rate": self.rate,
+            "achieved_rate": round(len(lat) / self.seconds, 1) if self.seconds else 0.0,
+            "requests": sent,
+            "ok": sum(n for s, n in self.statuses.items() if s < 400),
+            "non_2xx": sum(n for s, n in self.statuses.items() if s >= 400),
+            "errors": sum(self.errors.values()),
+            "p50_ms": pct(0.50),
+            "p95_ms": pct(0.95),
+            "p99_ms": pct(0.99),
+            "max_ms": round(lat[-1] * 1000, 2) if lat else 0.0,
+            "mean_ms": round(statistics.fmean(lat) * 1000, 2) if lat else 0.0,
+            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+        }
+
+
+class _Connection:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    async def send(self, host: str, request: Request) -> tuple[int, bytes]:
+        method, path, body = request
+        head = f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n"
+        if body is not None:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        self.writer.write(head.encode() + b"\r\n" + (body or b""))
+        status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionError("connection closed")
+        status = int(status_line.split()[1])
+        length = 0
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        payload = await self.reader.readexactly(length) if length else b""
+        return status, payload
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def run(
+    base_url: str,
+    make_request: Callable[[int], Request],
+    *,
+    rate: float,
+    seconds: float,
+    max_connections: int = 256,
+    keep_bodies: bool = False,
+    request_timeout: float = 10.0,
+) -> Result:
+    """Send ``rate`` requests per second for ``seconds``; ``make_request(i)`` builds the i-th."""
+    parts = urlsplit(base_url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    assert host in ("127.0.0.1", "localhost", "::1"), "load goes to loopback only"
+    result = Result(rate=rate, seconds=seconds)
+    idle: list[_Connection] = []
+    opened = 0
+    slots = asyncio.Semaphore(max_connections)
+    start = time.perf_counter()
+
+    async def one(i: int, scheduled: float) -> None:
+        nonlocal opened
+        async with slots:
+            conn = idle.pop() if idle else None
+            try:
+                if conn is None:
+                    opened += 1
+                    conn = _Connection(*await asyncio.open_connection(host, port))
+                status, payload = await asyncio.wait_for(
+                    conn.send(host, make_request(i)), request_timeout
+                )
+            except (OSError, ConnectionError, asyncio.IncompleteReadError, TimeoutError) as exc:
+                result.errors[type(exc).__name__] += 1
+                if conn is not None:
+                    conn.close()
+                return
+            result.latencies.append(time.perf_counter() - scheduled)
+            result.statuses[status] += 1
+            if keep_bodies:
+                result.bodies.append(payload)
+            idle.append(conn)
+
+    tasks: set[asyncio.Task[None]] = set()
+    total = int(rate * seconds)
+    for i in range(total):
+        scheduled = start + i / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        task = asyncio.create_task(one(i, scheduled))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    if tasks:
+        await asyncio.wait(tasks, timeout=request_timeout + 5)
+    result.seconds = max(seconds, time.perf_counter() - start)
+    for conn in idle:
+        conn.close()
+    return result

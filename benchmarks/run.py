@@ -1,0 +1,142 @@
+"""Run the benchmark scenarios against a running bench stack and write the results.
+
+    python -m benchmarks.run            (scripts/bench.sh starts the stack and calls this)
+
+Environment: BASE_URL, DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, MEDIA_URL, BENCH_PIDS
+(name=pid,...), BENCH_PROFILE (quick | full). Writes benchmarks/results/latest.json;
+benchmarks/report.py turns it into BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks import procstat, scenarios
+
+OUT = Path(__file__).resolve().parent / "results"
+
+PROFILES: dict[str, dict[str, Any]] = {
+    # seconds per run, runs per scenario, rows for history, saturation steps
+    "quick": {"seconds": 20, "repeat": 3, "history_rows": 1_000_000, "post_sustain": 60},
+    "full": {"seconds": 60, "repeat": 3, "history_rows": 1_000_000, "post_sustain": 600},
+}
+
+
+def _versions() -> dict[str, str]:
+    def out(cmd: list[str]) -> str:
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout.strip()
+        except OSError:
+            return "n/a"
+
+    return {
+        "python": sys.version.split()[0],
+        "kernel": platform.release(),
+        "cpus": str(os.cpu_count()),
+        "memory_gib": str(
+            round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+        ),
+        "postgres": out(["psql", "--version"]),
+        "ffmpeg": out(["ffmpeg", "-version"]).splitlines()[0]
+        if out(["ffmpeg", "-version"])
+        else "n/a",
+        "kafka": os.environ.get("KAFKA_VERSION", "4.1.1"),
+    }
+
+
+async def main() -> None:
+    profile = PROFILES[os.environ.get("BENCH_PROFILE", "quick")]
+    base = os.environ["BASE_URL"]
+    dsn = os.environ["DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://")
+    bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+    media = os.environ["MEDIA_URL"]
+    # Load scenarios submit a URL the processors fail fast on (HTTP 404): each request
+    # still makes its four events and rows, but the processors' ffmpeg work does not
+    # swamp the two cores that the scenario is measuring. The clip scenario runs first.
+    missing = media.rsplit("/", 1)[0] + "/missing.mp4"
+    pids = {k: int(v) for k, v in (p.split("=") for p in os.environ["BENCH_PIDS"].split(","))}
+    secs, repeat = profile["seconds"], profile["repeat"]
+    results: dict[str, Any] = {
+        "profile": os.environ.get("BENCH_PROFILE", "quick"),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "machine": _versions(),
+    }
+    cpu_before = {n: procstat.cpu_seconds(p) for n, p in pids.items()}
+
+    def step(name: str) -> None:
+        print(f"[bench] {name}", flush=True)
+
+    step("clips end to end")
+    results["clips"] = await scenarios.clip_end_to_end(base, media, 20)
+
+    step("POST /api/media/analyze at 1,000 req/s")
+    results["post_1000"] = await scenarios.runs(
+        base, scenarios.post_request(missing), 1000, secs, repeat
+    )
+    step("POST saturation")
+    results["post_saturation"] = await scenarios.saturation(
+        base, scenarios.post_request(missing), [1000, 1500, 2000, 2500, 3000], 10
+    )
+    step("POST sustained")
+    sustained = await scenarios.runs(
+        base, scenarios.post_request(missing), 1000, profile["post_sustain"], 1
+    )
+    results["post_sustained"] = sustained["median_run"] | {"seconds": profile["post_sustain"]}
+
+    step("GET status")
+    ids = await scenarios.create_analyses(base, missing, 1000)
+    results["status_1000"] = await scenarios.runs(
+        base, scenarios.status_request(ids), 1000, secs, repeat
+    )
+    results["status_saturation"] = await scenarios.saturation(
+        base, scenarios.status_request(ids), [1500, 2000, 2500, 3000, 3500, 4000], 10
+    )
+
+    step(f"seed history with {profile['history_rows']:,} rows")
+    results["history_seed_seconds"] = await scenarios.seed_history(dsn, profile["history_rows"])
+    for name, max_page, filtered in (
+        ("history_shallow", 10, False),
+        ("history_deep", 25_000, False),
+        ("history_filtered", 2_000, True),
+    ):
+        step(name)
+        results[name] = await scenarios.runs(
+            base, scenarios.history_request(max_page, filtered), 200, secs, repeat
+        )
+
+    step("visibility lag at 1,000 events/s")
+    results["visibility_lag"] = await scenarios.visibility_lag(bootstrap, dsn, 1000, secs)
+
+    step("combined mix: 500 POST + 500 status + 100 history req/s")
+    before = procstat.machine_sample()
+    mixed = await asyncio.gather(
+        scenarios.runs(base, scenarios.post_request(missing), 500, secs, 1),
+        scenarios.runs(base, scenarios.status_request(ids), 500, secs, 1),
+        scenarios.runs(base, scenarios.history_request(10, False), 100, secs, 1),
+    )
+    results["mix"] = {
+        "post": mixed[0]["median_run"],
+        "status": mixed[1]["median_run"],
+        "history": mixed[2]["median_run"],
+        "machine_cpu_percent": procstat.machine_busy_percent(before, procstat.machine_sample()),
+    }
+
+    results["cpu_seconds"] = {
+        n: round(procstat.cpu_seconds(p) - cpu_before[n], 1) for n, p in pids.items()
+    }
+    results["peak_rss_mb"] = {n: procstat.peak_rss_mb(p) for n, p in pids.items()}
+    OUT.mkdir(exist_ok=True)
+    (OUT / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(f"[bench] results in {OUT / 'latest.json'}", flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

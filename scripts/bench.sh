@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# `make bench`: a private stack with production durability (fsync on, acks=all)
+# on its own ports and state (.state/bench), the services as separate processes,
+# the scenarios of benchmarks/run.py against it, BENCHMARKS.md written from the
+# results, and everything stopped again. BENCH_PROFILE=quick (default) or full.
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export MA_STATE_DIR="$ROOT/.state/bench"
+export MA_KAFKA_PORT="${MA_BENCH_KAFKA_PORT:-18092}"
+export MA_KAFKA_CONTROLLER_PORT="${MA_BENCH_KAFKA_CONTROLLER_PORT:-18093}"
+export MA_PG_PORT="${MA_BENCH_PG_PORT:-55434}"
+export MA_KAFKA_HEAP="${MA_KAFKA_HEAP:-1g}"
+API_PORT="${MA_BENCH_API_PORT:-8100}"
+SAMPLES_PORT="${MA_BENCH_SAMPLES_PORT:-8190}"
+BIN="$ROOT/.venv/bin"
+LOGS="$MA_STATE_DIR/logs"
+mkdir -p "$LOGS"
+pids=()
+
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
+  scripts/kafka.sh stop >/dev/null 2>&1
+  scripts/postgres.sh stop >/dev/null 2>&1
+}
+trap cleanup EXIT
+
+scripts/kafka.sh start || exit 1
+scripts/postgres.sh start || exit 1
+export KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$MA_KAFKA_PORT"
+DATABASE_URL="$(scripts/postgres.sh url)"
+export DATABASE_URL API_PORT WORK_DIR="$MA_STATE_DIR/work"
+export MEDIA_FETCH_ALLOWED_NETWORKS=127.0.0.1/32 LOG_LEVEL=WARNING
+"$BIN/media-analysis" migrate >/dev/null || exit 1
+"$BIN/media-analysis" create-topics || exit 1
+
+mkdir -p "$MA_STATE_DIR/samples"
+clip="$MA_STATE_DIR/samples/clip.mp4"
+[[ -s "$clip" ]] || ffmpeg -hide_banner -loglevel error -y \
+  -f lavfi -i "testsrc=size=320x240:rate=25:duration=6" -f lavfi -i "sine=frequency=440:duration=6" \
+  -c:v libx264 -pix_fmt yuv420p -c:a aac -shortest "$clip"
+"$BIN/python" -m http.server "$SAMPLES_PORT" --bind 127.0.0.1 --directory "$MA_STATE_DIR/samples" \
+  >"$LOGS/samples.log" 2>&1 & pids+=($!)
+
+declare -A service_pid
+for service in api projector processor; do
+  "$BIN/media-analysis" "$service" >"$LOGS/$service.log" 2>&1 & pids+=($!)
+  service_pid[$service]=$!
+done
+for _ in $(seq 1 120); do curl -fsS "http://127.0.0.1:$API_PORT/readyz" >/dev/null 2>&1 && break; sleep 0.5; done
+
+kafka_pid="$(cat "$MA_STATE_DIR/kafka/kafka.pid")"
+pg_pid="$(head -n 1 "$(readlink -f "$MA_STATE_DIR/postgres")/data/postmaster.pid")"
+export BASE_URL="http://127.0.0.1:$API_PORT" MEDIA_URL="http://127.0.0.1:$SAMPLES_PORT/clip.mp4"
+export BENCH_PIDS="api=${service_pid[api]},projector=${service_pid[projector]},processor=${service_pid[processor]},kafka=$kafka_pid,postgres=$pg_pid"
+"$BIN/python" -m benchmarks.run || exit 1
+"$BIN/python" -m benchmarks.report
