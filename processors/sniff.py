@@ -30,7 +30,7 @@ def looks_like_text(head: bytes) -> bool:
     try:
         text = head.decode("utf-8")
     except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4:  # only a character cut at the end is forgiven
+        if exc.reason != "unexpected end of data":  # only a character cut at the end is forgiven
             return False
         text = head[: exc.start].decode("utf-8")
     return not any(ord(c) < 32 and c not in "\t\n\r\f" for c in text)
