@@ -95,15 +95,13 @@ class LocalArtifactStore:
 
     async def put(self, analysis_id: UUID, name: str, source: Path) -> ArtifactRef:
         target = self._path(analysis_id, name)
-
-        def copy() -> int:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_name(f".{name}.partial")
-            shutil.copyfile(source, partial)
-            partial.replace(target)  # readers never see half a file
-            return target.stat().st_size
-
-        size = await asyncio.to_thread(copy)
+        # Copied in the event loop on purpose (artifacts are small): a worker
+        # thread could still be writing after a deletion's remove_all.
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{name}.partial")
+        shutil.copyfile(source, partial)
+        partial.replace(target)  # readers never see half a file
+        size = target.stat().st_size
         return ArtifactRef(name, content_type_for(name), size, download_path(analysis_id, name))
 
     async def read(self, analysis_id: UUID, name: str) -> bytes | None:

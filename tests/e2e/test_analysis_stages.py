@@ -174,7 +174,7 @@ def test_given_a_pdf_declared_unknown_when_analysed_then_its_text_pages_and_word
     document = results["document"]
     assert document["kind"] == "pdf"
     assert document["page_count"] == 2
-    assert document["word_count"] == 12
+    assert document["word_count"] == 11
     assert "Tomatoes grew well" in document["text"]
 
 
@@ -192,7 +192,7 @@ def test_given_an_html_page_when_analysed_then_its_visible_text_only(
 
     assert document["kind"] == "html"
     assert document["title"] == "Club news"
-    assert document["text"] == "Spring fair\n\nBring cakes & friends."
+    assert document["text"] == "Spring fair\nBring cakes & friends."
     assert document["word_count"] == 6
     assert document["page_count"] is None
 
