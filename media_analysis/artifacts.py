@@ -14,10 +14,13 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from uuid import UUID
 
 from events import MediaAnalysisError
+
+if TYPE_CHECKING:
+    from media_analysis.settings import Settings
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}(\.[A-Za-z0-9]{1,8})?$")
 """Letters, digits, ``_`` and ``-``, one optional extension: no separators, no ``..``."""
@@ -114,3 +117,8 @@ class LocalArtifactStore:
     async def remove_all(self, analysis_id: UUID) -> None:
         directory = self.root / str(UUID(str(analysis_id)))
         await asyncio.to_thread(shutil.rmtree, directory, True)
+
+
+def build_artifact_store(settings: Settings) -> ArtifactStore:
+    """The store every process of one deployment shares (ARTIFACT_DIR)."""
+    return LocalArtifactStore(settings.artifact_dir.resolve())

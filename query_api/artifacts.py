@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Response
 
 from media_analysis.artifacts import (
     ArtifactStore,
-    LocalArtifactStore,
+    build_artifact_store,
     content_type_for,
     is_safe_name,
 )
@@ -67,4 +67,4 @@ def build_artifact_router(store: ArtifactStore) -> APIRouter:
 
 def artifact_router(settings: Settings) -> APIRouter:
     """The download route over the local artifact directory (ARTIFACT_DIR)."""
-    return build_artifact_router(LocalArtifactStore(settings.artifact_dir.resolve()))
+    return build_artifact_router(build_artifact_store(settings))
