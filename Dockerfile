@@ -1,7 +1,7 @@
 # One image for every service: `media-analysis <service>` picks the role.
 FROM python:3.11-slim-bookworm
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ffmpeg curl \
+    && apt-get install -y --no-install-recommends ffmpeg curl fonts-dejavu-core \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml README.md alembic.ini ./
@@ -13,8 +13,8 @@ COPY projector ./projector
 COPY media_analysis ./media_analysis
 COPY alembic ./alembic
 RUN pip install --no-cache-dir -e . \
-    && useradd --system --uid 10001 app && mkdir -p /data/work && chown app /data/work
+    && useradd --system --uid 10001 app && mkdir -p /data/work /data/artifacts && chown app /data/work /data/artifacts
 USER app
-ENV WORK_DIR=/data/work API_HOST=0.0.0.0
+ENV WORK_DIR=/data/work ARTIFACT_DIR=/data/artifacts API_HOST=0.0.0.0
 EXPOSE 8000
 CMD ["media-analysis", "api"]

@@ -12,7 +12,7 @@ import socket
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -51,6 +51,21 @@ class Settings(BaseSettings):
     media_fetch_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
     media_fetch_timeout_seconds: float = Field(default=120, gt=0)
     work_dir: Path = Path(".state/work")
+
+    # Analysis stages and their providers
+    artifact_dir: Path = Path(".state/artifacts")
+    stage_timeout_seconds: float = Field(default=300, gt=0)
+    frame_count: int = Field(default=6, ge=1, le=24)
+    contact_sheet_font: Path = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+    whisper_model: str = ""
+    whisper_cpu_threads: int = Field(default=2, ge=1, le=64)
+    deepgram_api_key: SecretStr | None = None
+    deepgram_base_url: str = "https://api.deepgram.com"
+    deepgram_model: str = "nova-3"
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_seconds: float = Field(default=60, gt=0)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

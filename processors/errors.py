@@ -7,7 +7,9 @@ StageError
 │   ├── FetchHTTPError  the server answered with an error status
 │   ├── FetchTooLarge   over MEDIA_FETCH_MAX_BYTES
 │   └── FetchTimeout    over MEDIA_FETCH_TIMEOUT_SECONDS
-└── MediaUndecodable    ffprobe cannot read the file as media
+├── MediaUndecodable    ffprobe cannot read the file as media
+├── DocumentUnreadable  a document whose text cannot be extracted
+└── ProviderError       a transcription or LLM provider failed
 """
 
 from __future__ import annotations
@@ -53,3 +55,18 @@ class FetchTimeout(FetchError):
 
 class MediaUndecodable(StageError):
     code = "media_undecodable"
+
+
+class DocumentUnreadable(StageError):
+    code = "document_unreadable"
+
+
+class ProviderError(StageError):
+    """A transcription or LLM provider failed; 429, 5xx and connection errors
+    are retryable, other refusals are not."""
+
+    code = "provider_failed"
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable

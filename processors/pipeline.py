@@ -1,6 +1,15 @@
-"""One analysis from request to outcome: run the stages its media type and
-options call for, emitting started, a progressed event per stage, and exactly
-one completed or failed event."""
+"""One analysis from request to outcome: fetch, probe (resolving ``unknown``),
+then the stages its media type and options call for (``stages.plan``). After
+each stage an AnalysisProgressed (status, progress rising to 100), then
+exactly one AnalysisCompleted or AnalysisFailed.
+
+A stage ends completed, skipped (with the reason) or failed. A failure of an
+essential stage (fetch, probe, document, image) or a retryable failure of any
+stage (a provider's 429 or 5xx) fails the analysis, so the runtime can retry
+it; another stage's permanent failure is recorded in ``results`` and the
+analysis completes without that output. The ``results`` document is described
+by ``processors/results.schema.json``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +17,7 @@ import logging
 import shutil
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +32,16 @@ from events import (
 from processors.address_policy import Network
 from processors.errors import StageError
 from processors.fetch import fetch_media
-from processors.probe import probe_media
+from processors.stages.context import Stage, StageContext, StageSettings, StageSkipped
+from processors.stages.plan import PROBE, stages_after_probe
 
 log = logging.getLogger(__name__)
 
 Emit = Callable[[AnalysisEvent], Awaitable[None]]
+
+RESULTS_VERSION = 1
+FETCH_PROGRESS = 10
+PROBE_PROGRESS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +52,13 @@ class PipelineConfig:
     max_bytes: int
     fetch_timeout_seconds: float
     probe_timeout_seconds: float = 60
+    stages: StageSettings = field(default_factory=StageSettings)
+
+
+class _AnalysisFailed(Exception):
+    def __init__(self, stage: str, error: StageError) -> None:
+        self.stage = stage
+        self.error = error
 
 
 async def run_analysis(
@@ -50,64 +71,114 @@ async def run_analysis(
     )
     workdir = config.work_dir / str(analysis_id)
     workdir.mkdir(parents=True, exist_ok=True)
-    results: dict[str, Any] = {"stages": {}}
-    stage = "fetch"
+    ctx = StageContext(
+        request=request,
+        settings=config.stages,
+        workdir=workdir,
+        media=workdir / "media",
+        content_type=None,
+        media_type=request.media_type,
+    )
+    results: dict[str, Any] = {
+        "version": RESULTS_VERSION,
+        "declared_media_type": request.media_type,
+        "media_type": request.media_type,
+        "stages": {},
+    }
+    runner = _Runner(ctx, results, emit)
     try:
-        started = time.monotonic()
-        fetched = await fetch_media(
-            request.media_url,
-            workdir / "media",
-            allowed=config.allowed_networks,
-            max_bytes=config.max_bytes,
-            timeout_seconds=config.fetch_timeout_seconds,
-        )
-        results["stages"]["fetch"] = _stage(
-            started,
-            size=fetched.size,
-            content_type=fetched.content_type,
-            final_url=fetched.final_url,
-        )
-        await emit(_progressed(analysis_id, "fetch", 40))
-
-        stage = "probe"
-        started = time.monotonic()
-        probe = await probe_media(fetched.path, timeout_seconds=config.probe_timeout_seconds)
-        results["probe"] = probe
-        results["stages"]["probe"] = _stage(started)
-        await emit(_progressed(analysis_id, "probe", 90))
-    except StageError as exc:
-        log.info("analysis %s failed at %s: %s", analysis_id, stage, exc)
-        await emit(_progressed(analysis_id, stage, None, failed=str(exc)))
+        await runner.run(Stage("fetch", _fetch_stage(config), essential=True), FETCH_PROGRESS)
+        await runner.run(PROBE, PROBE_PROGRESS)
+        planned = stages_after_probe(ctx.media_type)
+        for index, stage in enumerate(planned, 1):
+            share = (100 - PROBE_PROGRESS) * index // len(planned)
+            await runner.run(stage, PROBE_PROGRESS + share)
+    except _AnalysisFailed as failed:
+        log.info("analysis %s failed at %s: %s", analysis_id, failed.stage, failed.error)
+        await config.stages.artifacts.remove_all(analysis_id)
         await emit(
             AnalysisFailed(
                 analysis_id=analysis_id,
-                error_code=exc.code,
-                error_message=str(exc),
-                retryable=exc.retryable,
-                stage=stage,
+                error_code=failed.error.code,
+                error_message=str(failed.error),
+                retryable=failed.error.retryable,
+                stage=failed.stage,
             )
         )
         return
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    await emit(AnalysisCompleted(analysis_id=analysis_id, results=results))
-
-
-def _stage(started: float, **output: Any) -> dict[str, Any]:
-    return {
-        "status": "completed",
-        "duration_seconds": round(time.monotonic() - started, 3),
-        **output,
-    }
-
-
-def _progressed(
-    analysis_id: Any, stage: str, progress: int | None, *, failed: str | None = None
-) -> AnalysisProgressed:
-    return AnalysisProgressed(
-        analysis_id=analysis_id,
-        stage=stage,
-        stage_status="failed" if failed else "completed",
-        progress=progress or 0,
-        detail=failed,
+    results["media_type"] = ctx.media_type
+    results["artifacts"] = [a.as_dict() for a in ctx.artifacts]
+    answer = ctx.outputs.get("answer") or {}
+    await emit(
+        AnalysisCompleted(
+            analysis_id=analysis_id,
+            results=results,
+            summary=answer.get("summary"),
+            topics=answer.get("topics") or [],
+        )
     )
+
+
+def _fetch_stage(config: PipelineConfig) -> Callable[[StageContext], Awaitable[dict[str, Any]]]:
+    async def fetch(ctx: StageContext) -> dict[str, Any]:
+        fetched = await fetch_media(
+            ctx.request.media_url,
+            ctx.media,
+            allowed=config.allowed_networks,
+            max_bytes=config.max_bytes,
+            timeout_seconds=config.fetch_timeout_seconds,
+        )
+        ctx.content_type = fetched.content_type
+        return {
+            "size": fetched.size,
+            "content_type": fetched.content_type,
+            "final_url": fetched.final_url,
+        }
+
+    return fetch
+
+
+class _Runner:
+    """Runs stages one by one, recording each and reporting its progress."""
+
+    def __init__(self, ctx: StageContext, results: dict[str, Any], emit: Emit) -> None:
+        self._ctx = ctx
+        self._results = results
+        self._emit = emit
+        self._progress = 0
+
+    async def run(self, stage: Stage, progress: int) -> None:
+        started = time.monotonic()
+        record: dict[str, Any]
+        detail: str | None
+        fatal: StageError | None = None
+        try:
+            output = await stage.run(self._ctx)
+        except StageSkipped as exc:
+            record, detail = {"status": "skipped", "reason": str(exc)}, str(exc)
+        except StageError as exc:
+            error = {"code": exc.code, "message": str(exc), "retryable": exc.retryable}
+            record, detail = {"status": "failed", "error": error}, f"{exc.code}: {exc}"
+            if stage.essential or exc.retryable:
+                fatal = exc
+        else:
+            record, detail = {"status": "completed"}, None
+            self._results[stage.name] = output
+            self._ctx.outputs[stage.name] = output
+        record["duration_seconds"] = round(time.monotonic() - started, 3)
+        self._results["stages"][stage.name] = record
+        if fatal is None:
+            self._progress = max(self._progress, progress)
+        await self._emit(
+            AnalysisProgressed(
+                analysis_id=self._ctx.analysis_id,
+                stage=stage.name,
+                stage_status=record["status"],
+                progress=self._progress,
+                detail=detail,
+            )
+        )
+        if fatal is not None:
+            raise _AnalysisFailed(stage.name, fatal)

@@ -7,12 +7,12 @@ files. It runs as an asyncio subprocess so a deadline can kill it.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
-from processors.errors import MediaUndecodable, StageError
+from processors.errors import MediaUndecodable
+from processors.media_tool import run_tool
 
 NOT_MEDIA_FORMATS = frozenset({"tty"})
 """Formats ffprobe 'decodes' from any text file; they are not media."""
@@ -69,32 +69,25 @@ def summarise(raw: dict[str, Any]) -> dict[str, Any]:
 
 async def probe_media(path: Path, *, timeout_seconds: float = 60) -> dict[str, Any]:
     """Probe ``path``; raise MediaUndecodable when it is not media."""
-    process = await asyncio.create_subprocess_exec(
-        "ffprobe",
-        "-v",
-        "error",
-        "-protocol_whitelist",
-        "file",
-        "-show_format",
-        "-show_streams",
-        "-of",
-        "json",
-        f"file:{path}",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        stdin=asyncio.subprocess.DEVNULL,
+    run = await run_tool(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-protocol_whitelist",
+            "file",
+            "-show_format",
+            "-show_streams",
+            "-of",
+            "json",
+            f"file:{path}",
+        ],
+        timeout=timeout_seconds,
+        what="ffprobe",
     )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), timeout_seconds)
-    except TimeoutError as exc:
-        process.kill()
-        await process.wait()
-        raise StageError(f"ffprobe took longer than {timeout_seconds:g}s") from exc
-    message = err.decode(errors="replace").strip().splitlines()
-    if process.returncode != 0:
-        reason = message[-1] if message else f"exit code {process.returncode}"
-        raise MediaUndecodable(f"not decodable as media: {reason}")
-    raw = json.loads(out or b"{}")
+    if run.returncode != 0:
+        raise MediaUndecodable(f"not decodable as media: {run.last_error_line()}")
+    raw = json.loads(run.stdout or b"{}")
     if raw.get("format", {}).get("format_name") in NOT_MEDIA_FORMATS:
         raise MediaUndecodable("not decodable as media: the file is text, not audio or video")
     if not raw.get("streams"):

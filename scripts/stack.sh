@@ -86,6 +86,7 @@ up() {
   fi
   export KAFKA_BOOTSTRAP_SERVERS="$kafka" DATABASE_URL="$db"
   export WORK_DIR="${WORK_DIR:-$MA_STATE_DIR/work}"
+  export ARTIFACT_DIR="${ARTIFACT_DIR:-$MA_STATE_DIR/artifacts}"
   # The local stack fetches the sample media from 127.0.0.1; production leaves this empty.
   export MEDIA_FETCH_ALLOWED_NETWORKS="${MEDIA_FETCH_ALLOWED_NETWORKS:-$(env_value MEDIA_FETCH_ALLOWED_NETWORKS)}"
   export MEDIA_FETCH_ALLOWED_NETWORKS="${MEDIA_FETCH_ALLOWED_NETWORKS:-127.0.0.1/32}"

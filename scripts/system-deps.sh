@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Make sure the machine has what the local stack and the tests run: ffmpeg,
+# espeak-ng and fonts-dejavu-core (contact sheets, speech for the tests),
 # Java 17+, Maven, the PostgreSQL server binaries, curl and docker-compose
 # (to validate the compose file offline). Installs what is missing from
 # Debian's packages; quiet when everything is there.
@@ -20,6 +21,8 @@ have mvn || missing+=(maven)
 pg_ok && have psql || missing+=(postgresql)
 have curl || missing+=(curl)
 have docker-compose || missing+=(docker-compose)
+have espeak-ng || missing+=(espeak-ng)  # speech for the transcription tests
+[[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || missing+=(fonts-dejavu-core)  # contact-sheet timestamps
 
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 

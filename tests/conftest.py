@@ -97,6 +97,7 @@ def service_env(
     infra_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("API_", "MEDIA_FETCH"))}
+    env = {k: v for k, v in env.items() if not k.startswith(("DEEPGRAM_", "LLM_"))}  # no providers
     env.update(infra_env)
     env.update(
         {
@@ -104,6 +105,7 @@ def service_env(
             "API_PORT": str(free_port()),
             "MEDIA_FETCH_ALLOWED_NETWORKS": "127.0.0.0/8",
             "WORK_DIR": str(tmp_path_factory.mktemp("work")),
+            "ARTIFACT_DIR": str(tmp_path_factory.mktemp("artifacts")),
             "KAFKA_TOPIC_PARTITIONS": "3",
             "LOG_LEVEL": "INFO",
         }

@@ -76,7 +76,8 @@ def test_a_missing_file_fails_with_the_http_status(
 def test_a_file_that_is_not_media_fails_saying_so(
     client: httpx.Client, media_server: MediaServer
 ) -> None:
-    analysis_id = submit(client, media_server.url("notes.txt"), media_type="unknown")
+    # Declared as video: text is no video (as ``unknown`` it would be read as a document).
+    analysis_id = submit(client, media_server.url("notes.txt"), media_type="video")
     done = wait_for_status(client, analysis_id, {"completed", "failed"})
     assert done["status"] == "failed"
     assert done["error_message"].startswith("media_undecodable: not decodable as media")

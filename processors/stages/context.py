@@ -1,0 +1,107 @@
+"""What the stages share: their settings, the per-analysis context and the
+stage record they are run through."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from events import AnalysisRequested, MediaAnalysisError
+from media_analysis.artifacts import ArtifactRef, ArtifactStore, LocalArtifactStore
+
+if TYPE_CHECKING:
+    from media_analysis.settings import Settings
+
+
+class StageSkipped(MediaAnalysisError):
+    """The stage has nothing to do for this analysis; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class StageSettings:
+    """Stage configuration, taken from Settings by ``from_settings``."""
+
+    artifacts: ArtifactStore = field(
+        default_factory=lambda: LocalArtifactStore(Path(".state/artifacts"))
+    )
+    timeout_seconds: float = 300
+    frame_count: int = 6
+    font: Path | None = None
+    whisper_model: str = ""
+    whisper_cpu_threads: int = 2
+    deepgram_api_key: str | None = None
+    deepgram_base_url: str = "https://api.deepgram.com"
+    deepgram_model: str = "nova-3"
+    llm_base_url: str | None = None
+    llm_api_key: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_seconds: float = 60
+
+    @classmethod
+    def from_settings(cls, settings: Settings, artifacts: ArtifactStore) -> StageSettings:
+        def secret(value: Any) -> str | None:
+            return (value.get_secret_value() or None) if value is not None else None
+
+        return cls(
+            artifacts=artifacts,
+            timeout_seconds=settings.stage_timeout_seconds,
+            frame_count=settings.frame_count,
+            font=settings.contact_sheet_font if settings.contact_sheet_font.is_file() else None,
+            whisper_model=settings.whisper_model,
+            whisper_cpu_threads=settings.whisper_cpu_threads,
+            deepgram_api_key=secret(settings.deepgram_api_key),
+            deepgram_base_url=settings.deepgram_base_url,
+            deepgram_model=settings.deepgram_model,
+            llm_base_url=settings.llm_base_url or None,
+            llm_api_key=secret(settings.llm_api_key),
+            llm_model=settings.llm_model,
+            llm_timeout_seconds=settings.llm_timeout_seconds,
+        )
+
+
+@dataclass(slots=True)
+class StageContext:
+    """One analysis as the stages see it; stages add what later ones need."""
+
+    request: AnalysisRequested
+    settings: StageSettings
+    workdir: Path
+    media: Path
+    content_type: str | None
+    media_type: str
+    probe: dict[str, Any] | None = None
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    artifacts: list[ArtifactRef] = field(default_factory=list)
+    frames: list[tuple[Path, float]] = field(default_factory=list)
+    audio_wav: Path | None = None
+
+    @property
+    def analysis_id(self) -> UUID:
+        return self.request.analysis_id
+
+    def option(self, name: str) -> bool:
+        return bool(self.request.options.get(name, False))
+
+    def streams(self, kind: str) -> list[dict[str, Any]]:
+        return [s for s in (self.probe or {}).get("streams", []) if s.get("type") == kind]
+
+    async def keep(self, name: str, path: Path) -> dict[str, Any]:
+        """Store ``path`` as artifact ``name``; its reference for the results."""
+        ref = await self.settings.artifacts.put(self.analysis_id, name, path)
+        self.artifacts = [a for a in self.artifacts if a.name != name] + [ref]
+        return ref.as_dict()
+
+
+StageRun = Callable[[StageContext], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """A named piece of work; an essential stage's failure fails the analysis."""
+
+    name: str
+    run: StageRun
+    essential: bool = False
