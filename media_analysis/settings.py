@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
     # PostgreSQL (names as in the PRD)
-    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:55432/media_analysis"
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:15432/media_analysis"
     database_pool_size: int = Field(default=10, ge=1)
     database_max_overflow: int = Field(default=20, ge=0)
     database_pool_timeout: float = Field(default=30, gt=0)

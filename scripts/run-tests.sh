@@ -8,7 +8,7 @@ cd "$ROOT"
 export MA_STATE_DIR="$ROOT/.state/test"
 export MA_KAFKA_PORT="${MA_TEST_KAFKA_PORT:-19092}"
 export MA_KAFKA_CONTROLLER_PORT="${MA_TEST_KAFKA_CONTROLLER_PORT:-19093}"
-export MA_PG_PORT="${MA_TEST_PG_PORT:-55433}"
+export MA_PG_PORT="${MA_TEST_PG_PORT:-15433}"
 export MA_PG_FAST=1
 
 stop_stack() {

@@ -1,47 +1,56 @@
 #!/usr/bin/env bash
-# Make sure the machine has what the local stack and the tests run: ffmpeg,
-# espeak-ng and fonts-dejavu-core (contact sheets, speech for the tests),
-# Java 17+, Maven, the PostgreSQL server binaries, curl and docker-compose
-# (to validate the compose file offline). Installs what is missing from
-# Debian's packages; quiet when everything is there.
+# Make sure the machine has what the local stack and the tests need: ffmpeg and
+# ffprobe, Java 17+ and Maven (the Kafka broker, scripts/kafka.sh), the
+# PostgreSQL server binaries and psql (scripts/postgres.sh), espeak-ng (speech
+# for the transcription tests), fonts-dejavu-core (contact-sheet timestamps), curl,
+# and docker-compose (to validate docker-compose.yml offline). Installs what is
+# missing from Debian's packages (apt-get update only then, once); prints
+# nothing when everything is there.
 set -euo pipefail
 
-missing=()
+say() { printf '[deps] %s\n' "$*"; }
 have() { command -v "$1" >/dev/null 2>&1; }
 java_ok() {
   have java || return 1
-  local v; v="$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1)"
+  local v
+  v="$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1)"
   [[ -n "$v" && "$v" -ge 17 ]]
 }
-pg_ok() { compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; }
+pg_ok() { compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && have psql; }
 
-have ffmpeg && have ffprobe || missing+=(ffmpeg)
-java_ok || missing+=(openjdk-17-jre-headless)
-have mvn || missing+=(maven)
-pg_ok && have psql || missing+=(postgresql)
-have curl || missing+=(curl)
-have docker-compose || missing+=(docker-compose)
-have espeak-ng || missing+=(espeak-ng)  # speech for the transcription tests
-[[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || missing+=(fonts-dejavu-core)  # contact-sheet timestamps
+missing=()
+if ! have ffmpeg || ! have ffprobe; then missing+=(ffmpeg); fi
+if ! java_ok; then missing+=(openjdk-17-jre-headless); fi
+if ! have mvn; then missing+=(maven); fi
+if ! pg_ok; then missing+=(postgresql); fi
+if ! have espeak-ng; then missing+=(espeak-ng); fi
+if ! have curl; then missing+=(curl); fi
+if ! have docker-compose; then missing+=(docker-compose); fi
+if [[ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]]; then missing+=(fonts-dejavu-core); fi
 
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
 if [[ "$(id -u)" != 0 ]] || ! have apt-get; then
-  cat >&2 <<MSG
-[deps] missing: ${missing[*]}
-[deps] This machine needs them and this script can install them only as root on
-[deps] Debian/Ubuntu (apt-get). Install them yourself, for example:
-[deps]   sudo apt-get update && sudo apt-get install -y ${missing[*]}
-MSG
+  {
+    say "missing: ${missing[*]}."
+    say "This script installs them only as root on Debian or Ubuntu (apt-get); install"
+    say "them yourself, e.g.: sudo apt-get update && sudo apt-get install -y ${missing[*]}"
+    say "(elsewhere: ffmpeg, a Java 17+ runtime, Maven, PostgreSQL 15 server and client,"
+    say "espeak-ng, curl and docker-compose from your package manager), then run make again."
+  } >&2
   exit 1
 fi
 
-echo "[deps] installing from Debian's packages: ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq || { echo "[deps] apt-get update failed; is a package mirror reachable?" >&2; exit 1; }
-if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
-  echo "[deps] apt-get could not install: ${missing[*]}" >&2
-  exit 1
+say "installing from Debian's packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+if ! apt-get update -qq >"$log" 2>&1; then
+  tail -n 20 "$log" >&2; say "apt-get update failed; is a package mirror reachable?" >&2; exit 1
 fi
-# Debian's postgresql package starts a system cluster on 5432; ours use their own port.
-echo "[deps] done"
+if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$log" 2>&1; then
+  tail -n 20 "$log" >&2; say "apt-get could not install: ${missing[*]}" >&2; exit 1
+fi
+# Debian's postgresql package may start a system cluster on 5432; ours use
+# their own ports and data directories (scripts/postgres.sh), so it does not matter.
+say "done"
