@@ -52,7 +52,10 @@ async def create_analyses(base_url: str, media_url: str, count: int) -> list[str
     result = await loadgen.run(
         base_url, post_request(media_url), rate=200, seconds=count / 200, keep_bodies=True
     )
-    return [json.loads(b)["analysis_id"] for b in result.bodies if b.startswith(b'{"analysis_id')]
+    ids = [json.loads(b)["analysis_id"] for b in result.bodies if b.startswith(b'{"analysis_id')]
+    if not ids:
+        raise RuntimeError(f"no analysis could be created: {result.summary()}")
+    return ids
 
 
 async def runs(
