@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from faststream.kafka import KafkaBroker
 
+from events import EVENTS_TOPIC, AnalysisEvent, Envelope, caused_by, encode
+from media_analysis.database import create_engine
 from media_analysis.kafka_broker import build_kafka_broker
 from media_analysis.settings import Settings
 from processors.consumer import register
-from processors.pipeline import PipelineConfig
+from processors.ledger import ProjectionLedger
+from processors.pipeline import PipelineConfig, run_analysis
+from processors.retry import RetryPolicy
+from processors.runtime import AnalysisRuntime
+
+SOURCE = "/media-analysis/processor"
 
 
 def build_broker(settings: Settings) -> KafkaBroker:
-    """A broker whose subscriber runs analyses and whose producer records their events."""
+    """A broker whose subscribers run analyses and whose producer records their events."""
     broker = build_kafka_broker(settings, f"media-analysis-processor-{settings.processor_id}")
     config = PipelineConfig(
         processor_id=settings.processor_id,
@@ -20,5 +29,30 @@ def build_broker(settings: Settings) -> KafkaBroker:
         max_bytes=settings.media_fetch_max_bytes,
         fetch_timeout_seconds=settings.media_fetch_timeout_seconds,
     )
-    register(broker, config, deadline_seconds=settings.analysis_deadline_seconds)
+
+    async def publish(cause: Envelope, event: AnalysisEvent) -> None:
+        record = encode(caused_by(cause, event, source=SOURCE))
+        await broker.publish(
+            record.value, topic=EVENTS_TOPIC, key=record.key, headers=record.header_dict()
+        )
+
+    subscriber: Any = None
+    runtime = AnalysisRuntime(
+        run=run_analysis,
+        pipeline_config=config,
+        publish=publish,
+        ledger=ProjectionLedger(create_engine(settings, pool_size=2)),
+        consumer=lambda: subscriber.consumer if subscriber is not None else None,
+        concurrency=settings.processor_concurrency,
+        deadline_seconds=settings.analysis_deadline_seconds,
+        retry=RetryPolicy(
+            max_attempts=settings.analysis_max_attempts,
+            base_seconds=settings.analysis_retry_backoff_seconds,
+            max_seconds=settings.analysis_retry_backoff_max_seconds,
+        ),
+        # Hook for the artifact store (issue 4, stages): deleting an analysis
+        # must also call its ``remove_all(analysis_id)``; wire it here.
+        remove_artifacts=None,
+    )
+    subscriber = register(broker, runtime)
     return broker

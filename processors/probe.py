@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from processors.errors import MediaUndecodable, StageError
+from processors.ffmpeg_input import safe_input_options
 
 NOT_MEDIA_FORMATS = frozenset({"tty"})
 """Formats ffprobe 'decodes' from any text file; they are not media."""
@@ -73,8 +74,7 @@ async def probe_media(path: Path, *, timeout_seconds: float = 60) -> dict[str, A
         "ffprobe",
         "-v",
         "error",
-        "-protocol_whitelist",
-        "file",
+        *safe_input_options(),
         "-show_format",
         "-show_streams",
         "-of",
