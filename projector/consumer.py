@@ -79,6 +79,12 @@ def to_records(raw: Sequence[Any]) -> tuple[list[Record], list[tuple[Any, str]]]
     return records, poison
 
 
+async def _raw_bodies(message: KafkaMessage) -> Any:
+    """Leave decoding to ``events.decode``: FastStream's JSON decoding would fail the
+    whole batch on one garbage value (redelivered forever) instead of dead-lettering it."""
+    return message.body
+
+
 def register(broker: KafkaBroker, engine: AsyncEngine, *, max_records: int = 500) -> None:
     """Declare the projector's subscriber on ``broker``."""
     listener = SeekToStoredPositions(engine)
@@ -97,7 +103,7 @@ def register(broker: KafkaBroker, engine: AsyncEngine, *, max_records: int = 500
     )
     listener.subscriber = subscriber
 
-    @subscriber
+    @subscriber(decoder=_raw_bodies)
     async def project(body: list[Any], message: KafkaMessage) -> None:
         raw = message.raw_message
         batch = list(raw) if isinstance(raw, tuple | list) else [raw]
