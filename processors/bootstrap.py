@@ -12,6 +12,7 @@ from media_analysis.kafka_broker import build_kafka_broker
 from media_analysis.settings import Settings
 from processors.consumer import register
 from processors.ledger import ProjectionLedger
+from processors.partition_control import PartitionControl
 from processors.pipeline import PipelineConfig, run_analysis
 from processors.retry import RetryPolicy
 from processors.runtime import AnalysisRuntime
@@ -42,7 +43,9 @@ def build_broker(settings: Settings) -> KafkaBroker:
         pipeline_config=config,
         publish=publish,
         ledger=ProjectionLedger(create_engine(settings, pool_size=2)),
-        consumer=lambda: subscriber.consumer if subscriber is not None else None,
+        partitions=PartitionControl(
+            lambda: subscriber.consumer if subscriber is not None else None
+        ),
         concurrency=settings.processor_concurrency,
         deadline_seconds=settings.analysis_deadline_seconds,
         retry=RetryPolicy(

@@ -18,9 +18,10 @@ from typing import Protocol
 from uuid import UUID
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from events import EVENTS_TOPIC, AnalysisStarted
+from events import EVENTS_TOPIC, AnalysisStarted, MediaAnalysisError
 from media_analysis.read_model import analysis_event, analysis_request, projection_position
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,10 @@ PROJECTION = "analysis_request"
 """The projector's name for its positions in ``projection_position``."""
 
 TERMINAL = frozenset({"completed", "failed", "deleted"})
+
+
+class LedgerUnavailable(MediaAnalysisError):
+    """The projection could not be read (PostgreSQL down or unreachable)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +69,12 @@ class ProjectionLedger:
             return int((await conn.execute(query)).scalar() or 0)
 
     async def history(self, analysis_id: UUID, partition: int, end_offset: int) -> AnalysisHistory:
+        try:
+            return await self._history(analysis_id, partition, end_offset)
+        except (SQLAlchemyError, OSError) as exc:
+            raise LedgerUnavailable(f"cannot read the projection: {exc}") from exc
+
+    async def _history(self, analysis_id: UUID, partition: int, end_offset: int) -> AnalysisHistory:
         deadline = time.monotonic() + self._catch_up_seconds
         caught_up = await self._position(partition) >= end_offset
         while not caught_up and time.monotonic() < deadline:

@@ -32,8 +32,8 @@ from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
 from events import EVENTS_TOPIC, AnalysisEvent, AnalysisFailed, AnalysisRequested, Envelope
-from processors.ledger import Ledger
-from processors.offsets import OffsetTracker
+from processors.ledger import AnalysisHistory, Ledger, LedgerUnavailable
+from processors.partition_control import PartitionControl
 from processors.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,6 @@ RemoveArtifacts = Callable[[UUID], Awaitable[None]]
 
 REMEMBERED_DELETIONS = 10_000
 CANCEL_WAIT_SECONDS = 5.0
-COMMIT_INTERVAL_SECONDS = 0.5
 
 
 @dataclass(eq=False, slots=True)
@@ -69,42 +68,36 @@ class AnalysisRuntime:
     pipeline_config: Any
     publish: Publish
     ledger: Ledger
-    consumer: Callable[[], Any]
+    partitions: PartitionControl
     concurrency: int
     deadline_seconds: float
     retry: RetryPolicy
     remove_artifacts: RemoveArtifacts | None = None
     _jobs: dict[UUID, _Job] = field(default_factory=dict)
-    _tracker: OffsetTracker = field(default_factory=OffsetTracker)
     _deleted: OrderedDict[UUID, None] = field(default_factory=OrderedDict)
     _slots: asyncio.Semaphore | None = None
-    _commit_needed: asyncio.Event | None = None
-    _committer: asyncio.Task[None] | None = None
 
     # -- the subscriber's side -------------------------------------------------
 
     def submit(self, envelope: Envelope, partition: int, offset: int) -> None:
         """Start the analysis of a request record in the background."""
-        self._start_committer()
         analysis_id = envelope.analysis_id
         if analysis_id in self._deleted or analysis_id in self._jobs:
             self.done(partition, offset)  # deleted already, or its run is under way
             return
         job = _Job(envelope, partition, offset)
-        self._tracker.begin(partition, offset)
+        self.partitions.begin(partition, offset)
         self._jobs[analysis_id] = job
         job.task = asyncio.create_task(self._run_job(job), name=f"analysis-{analysis_id}")
         self._pause_if_full()
 
     def hold(self, partition: int, offset: int) -> None:
         """A record's handling started outside ``submit`` (e.g. its dead-lettering)."""
-        self._tracker.begin(partition, offset)
+        self.partitions.begin(partition, offset)
 
     def done(self, partition: int, offset: int) -> None:
         """A record needs nothing more (not a request, or dealt with)."""
-        self._start_committer()
-        self._tracker.finish(partition, offset)
-        self._wake_committer()
+        self.partitions.finish(partition, offset)
 
     async def cancel(self, analysis_id: UUID) -> None:
         """The analysis was deleted: stop its work and remove its artifacts."""
@@ -138,9 +131,8 @@ class AnalysisRuntime:
         if tasks:
             await asyncio.wait(tasks, timeout=CANCEL_WAIT_SECONDS)
             log.info("stopped %s analyses of revoked partitions %s", len(tasks), partitions)
-        await self._commit(partitions)
-        for partition in partitions:
-            self._tracker.forget(partition)
+        await self.partitions.commit(partitions)
+        self.partitions.forget(partitions)
 
     def partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self._pause_if_full()
@@ -184,8 +176,7 @@ class AnalysisRuntime:
     async def _analyse(self, job: _Job) -> None:
         request = job.envelope.data
         assert isinstance(request, AnalysisRequested)
-        end = await self._end_offset(job.partition)
-        history = await self.ledger.history(job.analysis_id, job.partition, end)
+        history = await self._history(job)
         if history.terminal:
             log.info("analysis %s is already %s; not run again", job.analysis_id, history.status)
             return
@@ -215,6 +206,21 @@ class AnalysisRuntime:
                 retryable=True,
             ),
         )
+
+    async def _history(self, job: _Job) -> AnalysisHistory:
+        """The ledger's answer, waiting out Kafka or PostgreSQL outages (bounded)."""
+        delay, waited = 0.2, 0.0
+        while True:
+            try:
+                end = await self.partitions.end_offset(job.partition)
+                return await self.ledger.history(job.analysis_id, job.partition, end)
+            except (KafkaError, LedgerUnavailable) as exc:
+                if waited >= self.deadline_seconds:
+                    raise
+                log.warning("analysis %s: %s; asking again in %.1fs", job.analysis_id, exc, delay)
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 5.0)
 
     async def _run_once(
         self, job: _Job, request: AnalysisRequested, attempt: int
@@ -254,59 +260,10 @@ class AnalysisRuntime:
             raise asyncio.CancelledError  # nothing is recorded after a deletion
         await self.publish(job.envelope, event)
 
-    # -- the consumer: pausing, end offsets, commits ---------------------------
-
-    async def _end_offset(self, partition: int) -> int:
-        tp = TopicPartition(EVENTS_TOPIC, partition)
-        offsets = await self.consumer().end_offsets([tp])
-        return int(offsets[tp])
-
     def _pause_if_full(self) -> None:
-        consumer = self.consumer()
-        if consumer is not None and len(self._jobs) >= self.concurrency:
-            consumer.pause(*consumer.assignment())
+        if len(self._jobs) >= self.concurrency:
+            self.partitions.pause()
 
     def _resume_if_free(self) -> None:
-        consumer = self.consumer()
-        if consumer is not None and len(self._jobs) < self.concurrency and consumer.paused():
-            consumer.resume(*consumer.paused())
-
-    def _start_committer(self) -> None:
-        if self._committer is None:
-            self._commit_needed = asyncio.Event()
-            self._committer = asyncio.create_task(self._commit_loop(), name="offset-committer")
-
-    def _wake_committer(self) -> None:
-        if self._commit_needed is not None:
-            self._commit_needed.set()
-
-    async def _commit_loop(self) -> None:
-        assert self._commit_needed is not None
-        while True:
-            await self._commit_needed.wait()
-            self._commit_needed.clear()
-            await self._commit(None)
-            await asyncio.sleep(COMMIT_INTERVAL_SECONDS)
-
-    async def _commit(self, only: set[int] | None) -> None:
-        consumer = self.consumer()
-        if consumer is None:
-            return
-        assigned = {tp.partition for tp in consumer.assignment() if tp.topic == EVENTS_TOPIC}
-        offsets: dict[TopicPartition, int] = {}
-        for partition in self._tracker.partitions:
-            if partition not in assigned or (only is not None and partition not in only):
-                continue
-            position = self._tracker.committable(partition)
-            if position is not None:
-                offsets[TopicPartition(EVENTS_TOPIC, partition)] = position
-        if not offsets:
-            return
-        try:
-            await consumer.commit(offsets)
-        except KafkaError as exc:
-            log.warning("offset commit failed (%s); retried on the next change", exc)
-            self._wake_committer()
-            return
-        for tp, position in offsets.items():
-            self._tracker.committed(tp.partition, position)
+        if len(self._jobs) < self.concurrency:
+            self.partitions.resume()
