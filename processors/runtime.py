@@ -76,12 +76,15 @@ class AnalysisRuntime:
     _jobs: dict[UUID, _Job] = field(default_factory=dict)
     _deleted: OrderedDict[UUID, None] = field(default_factory=OrderedDict)
     _slots: asyncio.Semaphore | None = None
+    _owned: set[int] = field(default_factory=set)
 
     # -- the subscriber's side -------------------------------------------------
 
     def submit(self, envelope: Envelope, partition: int, offset: int) -> None:
         """Start the analysis of a request record in the background."""
         analysis_id = envelope.analysis_id
+        if partition not in self._owned:
+            return  # fetched before a revocation: the partition's next owner has it
         if analysis_id in self._deleted or analysis_id in self._jobs:
             self.done(partition, offset)  # deleted already, or its run is under way
             return
@@ -93,11 +96,13 @@ class AnalysisRuntime:
 
     def hold(self, partition: int, offset: int) -> None:
         """A record's handling started outside ``submit`` (e.g. its dead-lettering)."""
-        self.partitions.begin(partition, offset)
+        if partition in self._owned:
+            self.partitions.begin(partition, offset)
 
     def done(self, partition: int, offset: int) -> None:
         """A record needs nothing more (not a request, or dealt with)."""
-        self.partitions.finish(partition, offset)
+        if partition in self._owned:
+            self.partitions.finish(partition, offset)
 
     async def cancel(self, analysis_id: UUID) -> None:
         """The analysis was deleted: stop its work and remove its artifacts."""
@@ -122,6 +127,7 @@ class AnalysisRuntime:
         them again (attempt + 1); waiting for them here would stall the group.
         """
         partitions = {tp.partition for tp in revoked if tp.topic == EVENTS_TOPIC}
+        self._owned -= partitions
         moving = [j for j in self._jobs.values() if j.partition in partitions]
         for job in moving:
             job.abandoned = True
@@ -135,6 +141,7 @@ class AnalysisRuntime:
         self.partitions.forget(partitions)
 
     def partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._owned |= {tp.partition for tp in assigned if tp.topic == EVENTS_TOPIC}
         self._pause_if_full()
 
     # -- one analysis ----------------------------------------------------------
@@ -181,6 +188,13 @@ class AnalysisRuntime:
             log.info("analysis %s is already %s; not run again", job.analysis_id, history.status)
             return
         attempt = history.runs + 1
+        log.info(
+            "analysis %s (record %s/%s): run %s",
+            job.analysis_id,
+            job.partition,
+            job.offset,
+            attempt,
+        )
         last_reason = "its processor stopped before recording an outcome"
         while self.retry.may_run(attempt):
             failure = await self._run_once(job, request, attempt)
@@ -213,6 +227,9 @@ class AnalysisRuntime:
         while True:
             try:
                 end = await self.partitions.end_offset(job.partition)
+                log.debug(
+                    "analysis %s: waiting for the projection of offset %s", job.analysis_id, end
+                )
                 return await self.ledger.history(job.analysis_id, job.partition, end)
             except (KafkaError, LedgerUnavailable) as exc:
                 if waited >= self.deadline_seconds:

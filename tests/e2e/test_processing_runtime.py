@@ -266,6 +266,34 @@ def test_poison_records_go_to_the_dead_letter_topic_and_processing_continues(
     assert all(h["x-dlq-topic"] == EVENTS_TOPIC for h in letters)
 
 
+def test_processors_scale_out_as_a_consumer_group(
+    processors: Processors, client: httpx.Client, host: BehaviourServer
+) -> None:
+    second = processors.start()
+    partitions = int(processors.env["KAFKA_TOPIC_PARTITIONS"])
+    try:
+        wait_until(
+            lambda: "assigned to partitions" in second.log_path.read_text(errors="replace"),
+            timeout=60,
+            what="the second processor to join the group",
+        )
+        submitted: list[str] = []
+        # Requests on every partition reach both members, whatever the assignment.
+        while {partition_of(a, partitions) for a in submitted} != set(range(partitions)):
+            assert len(submitted) < 30
+            submitted.append(submit(client, host.url("clip.mp4")))
+        workers = set()
+        for analysis_id in submitted:
+            done = wait_for_status(client, analysis_id, {"completed", "failed"}, timeout=60)
+            assert done["status"] == "completed", done["error_message"]
+            started = [e for e in events_of(processors.env, analysis_id) if runs([e])]
+            workers.add(started[-1].data.processor)
+        assert len(workers) == 2, workers
+    finally:
+        second.stop()
+        processors.running.remove(second)
+
+
 def test_a_processor_killed_mid_analysis_loses_nothing(
     processors: Processors, client: httpx.Client, host: BehaviourServer
 ) -> None:

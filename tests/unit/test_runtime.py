@@ -8,7 +8,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import uuid4
 
+from aiokafka import TopicPartition
+
 from events import (
+    EVENTS_TOPIC,
     AnalysisCompleted,
     AnalysisEvent,
     AnalysisFailed,
@@ -81,6 +84,7 @@ def make_runtime(
         deadline_seconds=deadline,
         retry=RetryPolicy(max_attempts=3, base_seconds=0, max_seconds=0),
     )
+    runtime.partitions_assigned({TopicPartition(EVENTS_TOPIC, p) for p in range(3)})
     return runtime, partitions, published
 
 
@@ -234,3 +238,20 @@ async def test_a_run_past_its_deadline_fails_with_deadline_exceeded() -> None:
     assert len(published) == 1
     assert isinstance(published[0], AnalysisFailed)
     assert published[0].error_code == "deadline_exceeded"
+
+
+async def test_records_of_a_revoked_partition_are_left_to_its_next_owner() -> None:
+    async def run(req: AnalysisRequested, emit: Any, config: Any, *, attempt: int) -> None:
+        await asyncio.sleep(30)
+
+    runtime, partitions, published = make_runtime(run)
+    runtime.submit(request(), 1, 4)
+    await asyncio.sleep(0.05)
+    await runtime.partitions_revoked({TopicPartition(EVENTS_TOPIC, 1)})
+    assert partitions.finished == []  # not done: redelivered to the next owner
+    runtime.submit(request(), 1, 5)  # fetched before the revocation, handled after
+    runtime.done(1, 6)
+    await asyncio.sleep(0.05)
+    assert partitions.pending == set()
+    assert partitions.finished == []
+    assert published == []
