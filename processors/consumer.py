@@ -29,6 +29,7 @@ from events import (
     decode,
 )
 from media_analysis.dead_letter import send_to_dead_letter
+from media_analysis.tolerant_parser import tolerant_parser
 from processors.runtime import AnalysisRuntime
 
 GROUP_ID = "media-analysis-processors"
@@ -70,7 +71,7 @@ def register(broker: KafkaBroker, runtime: AnalysisRuntime) -> Any:
         description="Analyses the media of every AnalysisRequested event.",
     )
 
-    @work_subscriber(decoder=_raw_body)
+    @work_subscriber(parser=tolerant_parser, decoder=_raw_body)
     async def work(body: bytes, message: KafkaMessage) -> None:
         raw = _record(message)
         try:
@@ -94,11 +95,12 @@ def register(broker: KafkaBroker, runtime: AnalysisRuntime) -> Any:
         ack_policy=AckPolicy.MANUAL,  # no group: nothing to commit
         title="processor-cancellations",
         description="Cancels in-flight work of every AnalysisDeleted event.",
+        parser=tolerant_parser,
         decoder=_raw_body,
     )
     async def cancellations(body: bytes, message: KafkaMessage) -> None:
         raw = _record(message)
-        if (dict(raw.headers).get("ce_type") or b"") != AnalysisDeleted.TYPE.encode():
+        if dict(raw.headers).get("ce_type") != AnalysisDeleted.TYPE.encode():
             return  # every other event is the work subscriber's business
         try:
             envelope = decode(raw.value, raw.headers)

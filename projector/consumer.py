@@ -26,6 +26,7 @@ from events import (
     decode,
 )
 from media_analysis.dead_letter import send_to_dead_letter
+from media_analysis.tolerant_parser import tolerant_parser
 from projector.store import Record, apply_batch, stored_positions
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,7 @@ def register(broker: KafkaBroker, engine: AsyncEngine, *, max_records: int = 500
     )
     listener.subscriber = subscriber
 
-    @subscriber(decoder=_raw_bodies)
+    @subscriber(parser=tolerant_parser, decoder=_raw_bodies)
     async def project(body: list[Any], message: KafkaMessage) -> None:
         raw = message.raw_message
         batch = list(raw) if isinstance(raw, tuple | list) else [raw]

@@ -238,6 +238,8 @@ def test_poison_records_go_to_the_dead_letter_topic_and_processing_continues(
             )
             unknown = attributes(b"media-analysis.analysis.exploded")
             await producer.send_and_wait(EVENTS_TOPIC, b"{}", key=marker, headers=unknown)
+            latin1 = [*attributes(b"media-analysis.analysis.requested"), ("x-note", b"caf\xe9")]
+            await producer.send_and_wait(EVENTS_TOPIC, b"{}", key=marker, headers=latin1)
         finally:
             await producer.stop()
 
@@ -248,21 +250,23 @@ def test_poison_records_go_to_the_dead_letter_topic_and_processing_continues(
 
     partitions = int(processors.env["KAFKA_TOPIC_PARTITIONS"])
 
-    def dead_letters() -> list[dict[str, str]]:
-        found = []
+    def dead_letters() -> dict[str, list[dict[str, str]]]:
+        by_consumer: dict[str, list[dict[str, str]]] = {}
         for record in read_topic(processors.env, DEAD_LETTER_TOPIC, partitions):
             headers = {k: v.decode(errors="replace") for k, v in record.headers}
-            if (
-                headers.get("x-test-marker") == marker.decode()
-                and headers.get("x-dlq-consumer") == "media-analysis-processors"
-            ):
-                found.append(headers)
-        return found if len(found) == 2 else []
+            if headers.get("x-test-marker") == marker.decode():
+                by_consumer.setdefault(headers["x-dlq-consumer"], []).append(headers)
+        counts = {consumer: len(letters) for consumer, letters in by_consumer.items()}
+        wanted = {"media-analysis-processors": 3, "media-analysis-projector": 3}
+        return by_consumer if counts == wanted else {}
 
-    letters = wait_until(dead_letters, timeout=30, interval=1, what="two dead letters")
+    # Both consumers dead-letter each record once and carry on.
+    found = wait_until(dead_letters, timeout=30, interval=1, what="three dead letters each")
+    letters = found["media-analysis-processors"]
     reasons = sorted(h["x-dlq-reason"] for h in letters)
-    assert reasons[0].startswith("undecodable: value is not JSON")
-    assert reasons[1].startswith("unknown-type")
+    assert reasons[0].startswith("undecodable: header 'x-note' is not UTF-8")
+    assert reasons[1].startswith("undecodable: value is not JSON")
+    assert reasons[2].startswith("unknown-type")
     assert all(h["x-dlq-topic"] == EVENTS_TOPIC for h in letters)
 
 
