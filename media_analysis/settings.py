@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     media_fetch_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
     media_fetch_timeout_seconds: float = Field(default=120, gt=0)
     work_dir: Path = Path(".state/work")
+    processor_concurrency: int = Field(default=4, ge=1, le=64)
+    analysis_max_attempts: int = Field(default=3, ge=1, le=20)
+    analysis_retry_backoff_seconds: float = Field(default=1.0, ge=0)
+    analysis_retry_backoff_max_seconds: float = Field(default=30.0, ge=0)
 
     # Analysis stages and their providers
     artifact_dir: Path = Path(".state/artifacts")

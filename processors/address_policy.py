@@ -27,6 +27,11 @@ def refusal_reason(address: str | IPAddress, allowed: Sequence[Network] = ()) ->
         ip = ip.ipv4_mapped
     if any(ip in net for net in allowed if net.version == ip.version):
         return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.sixtofour is not None:
+        # 6to4 carries an IPv4 address inside; a relay would deliver to it.
+        embedded = refusal_reason(ip.sixtofour, allowed)
+        if embedded is not None:
+            return f"{ip} embeds {embedded}"
     checks = (
         (ip.is_loopback, "loopback"),
         (ip.is_link_local, "link-local"),

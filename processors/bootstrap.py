@@ -2,26 +2,62 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from faststream.kafka import KafkaBroker
 
+from events import EVENTS_TOPIC, AnalysisEvent, Envelope, caused_by, encode
 from media_analysis.artifacts import build_artifact_store
+from media_analysis.database import create_engine
 from media_analysis.kafka_broker import build_kafka_broker
 from media_analysis.settings import Settings
 from processors.consumer import register
-from processors.pipeline import PipelineConfig
+from processors.ledger import ProjectionLedger
+from processors.partition_control import PartitionControl
+from processors.pipeline import PipelineConfig, run_analysis
+from processors.retry import RetryPolicy
+from processors.runtime import AnalysisRuntime
 from processors.stages.context import StageSettings
+
+SOURCE = "/media-analysis/processor"
 
 
 def build_broker(settings: Settings) -> KafkaBroker:
-    """A broker whose subscriber runs analyses and whose producer records their events."""
+    """A broker whose subscribers run analyses and whose producer records their events."""
     broker = build_kafka_broker(settings, f"media-analysis-processor-{settings.processor_id}")
+    artifacts = build_artifact_store(settings)
     config = PipelineConfig(
         processor_id=settings.processor_id,
         work_dir=settings.work_dir.resolve(),
         allowed_networks=tuple(settings.media_fetch_allowed_networks),
         max_bytes=settings.media_fetch_max_bytes,
         fetch_timeout_seconds=settings.media_fetch_timeout_seconds,
-        stages=StageSettings.from_settings(settings, build_artifact_store(settings)),
+        stages=StageSettings.from_settings(settings, artifacts),
     )
-    register(broker, config, deadline_seconds=settings.analysis_deadline_seconds)
+
+    async def publish(cause: Envelope, event: AnalysisEvent) -> None:
+        record = encode(caused_by(cause, event, source=SOURCE))
+        await broker.publish(
+            record.value, topic=EVENTS_TOPIC, key=record.key, headers=record.header_dict()
+        )
+
+    subscriber: Any = None
+    runtime = AnalysisRuntime(
+        run=run_analysis,
+        pipeline_config=config,
+        publish=publish,
+        ledger=ProjectionLedger(create_engine(settings, pool_size=2)),
+        partitions=PartitionControl(
+            lambda: subscriber.consumer if subscriber is not None else None
+        ),
+        concurrency=settings.processor_concurrency,
+        deadline_seconds=settings.analysis_deadline_seconds,
+        retry=RetryPolicy(
+            max_attempts=settings.analysis_max_attempts,
+            base_seconds=settings.analysis_retry_backoff_seconds,
+            max_seconds=settings.analysis_retry_backoff_max_seconds,
+        ),
+        remove_artifacts=artifacts.remove_all,
+    )
+    subscriber = register(broker, runtime)
     return broker

@@ -1,78 +1,111 @@
-"""FastStream entrypoint of the processors: consume AnalysisRequested events
-from the log and run each analysis, recording its events back to the log.
+"""FastStream entrypoints of the processors.
 
-The record is acknowledged only after the analysis's outcome is recorded
-(``NACK_ON_ERROR``: a failure to record puts the record back), so a crashed
-processor loses no request: the group re-delivers it to a live member.
+``work``: a member of the consumer group ``media-analysis-processors`` (scale out
+by starting more processors). It decodes each record and hands requests to the
+runtime, returning at once; poison records go to the dead-letter topic. Its ack
+policy is MANUAL: nothing is acknowledged per message, the runtime commits each
+partition only up to the first record whose outcome is not yet recorded.
+
+``cancellations``: every processor instance reads every AnalysisDeleted (no
+group, from the end of the log), because the deleted analysis may run on any
+of them; it cancels that analysis's work within moments, even while the group
+subscriber is paused because all analysis slots are taken.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from typing import Any
 
+from aiokafka import ConsumerRebalanceListener
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from events import (
     EVENTS_TOPIC,
-    AnalysisEvent,
-    AnalysisFailed,
+    AnalysisDeleted,
     AnalysisRequested,
     EventDecodeError,
-    caused_by,
     decode,
-    encode,
 )
 from media_analysis.dead_letter import send_to_dead_letter
-from processors.pipeline import PipelineConfig, run_analysis
-
-log = logging.getLogger(__name__)
+from media_analysis.tolerant_parser import tolerant_parser
+from processors.runtime import AnalysisRuntime
 
 GROUP_ID = "media-analysis-processors"
-SOURCE = "/media-analysis/processor"
 
 
-def register(broker: KafkaBroker, config: PipelineConfig, *, deadline_seconds: float) -> None:
-    """Declare the processors' subscriber on ``broker``."""
+class RebalanceListener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Hands partition revocations and assignments to the runtime."""
 
-    @broker.subscriber(
+    def __init__(self, runtime: AnalysisRuntime) -> None:
+        self._runtime = runtime
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self._runtime.partitions_revoked(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        self._runtime.partitions_assigned(set(assigned))
+
+
+async def _raw_body(message: KafkaMessage) -> bytes:
+    """Leave decoding to ``events.decode``: a garbage value must reach the handler."""
+    return message.body
+
+
+def _record(message: KafkaMessage) -> Any:
+    raw = message.raw_message
+    assert not isinstance(raw, tuple)  # single-record subscribers
+    return raw
+
+
+def register(broker: KafkaBroker, runtime: AnalysisRuntime) -> Any:
+    """Declare the processors' subscribers on ``broker``; return the group subscriber."""
+    work_subscriber = broker.subscriber(
         EVENTS_TOPIC,
         group_id=GROUP_ID,
         auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        max_poll_interval_ms=int(deadline_seconds * 1000) + 60_000,
+        ack_policy=AckPolicy.MANUAL,
+        listener=RebalanceListener(runtime),
         title="processor",
         description="Analyses the media of every AnalysisRequested event.",
     )
-    async def process(body: Any, message: KafkaMessage) -> None:
-        raw = message.raw_message
-        assert not isinstance(raw, tuple)  # a single-record subscriber
+
+    @work_subscriber(parser=tolerant_parser, decoder=_raw_body)
+    async def work(body: bytes, message: KafkaMessage) -> None:
+        raw = _record(message)
         try:
             envelope = decode(raw.value, raw.headers)
         except EventDecodeError as exc:
+            runtime.hold(raw.partition, raw.offset)  # not committed past until dead-lettered
             await send_to_dead_letter(broker, raw, f"{exc.reason}: {exc}", GROUP_ID)
+            runtime.done(raw.partition, raw.offset)
             return
-        if not isinstance(envelope.data, AnalysisRequested):
+        if isinstance(envelope.data, AnalysisRequested):
+            runtime.submit(envelope, raw.partition, raw.offset)
             return
+        if isinstance(envelope.data, AnalysisDeleted):
+            await runtime.cancel(envelope.analysis_id)
+        runtime.done(raw.partition, raw.offset)
 
-        async def emit(event: AnalysisEvent) -> None:
-            record = encode(caused_by(envelope, event, source=SOURCE))
-            await broker.publish(
-                record.value, topic=EVENTS_TOPIC, key=record.key, headers=record.header_dict()
-            )
-
+    @broker.subscriber(
+        EVENTS_TOPIC,
+        group_id=None,
+        auto_offset_reset="latest",
+        ack_policy=AckPolicy.MANUAL,  # no group: nothing to commit
+        title="processor-cancellations",
+        description="Cancels in-flight work of every AnalysisDeleted event.",
+        parser=tolerant_parser,
+        decoder=_raw_body,
+    )
+    async def cancellations(body: bytes, message: KafkaMessage) -> None:
+        raw = _record(message)
+        if dict(raw.headers).get("ce_type") != AnalysisDeleted.TYPE.encode():
+            return  # every other event is the work subscriber's business
         try:
-            async with asyncio.timeout(deadline_seconds):
-                await run_analysis(envelope.data, emit, config)
-        except TimeoutError:
-            await emit(
-                AnalysisFailed(
-                    analysis_id=envelope.data.analysis_id,
-                    error_code="deadline_exceeded",
-                    error_message=f"analysis took longer than {deadline_seconds:g}s",
-                    retryable=True,
-                )
-            )
+            envelope = decode(raw.value, raw.headers)
+        except EventDecodeError:
+            return  # the work subscriber dead-letters it
+        await runtime.cancel(envelope.analysis_id)
+
+    return work_subscriber

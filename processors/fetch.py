@@ -104,6 +104,14 @@ class FetchedMedia:
     seconds: float
 
 
+def _parse(url: str, base: httpx.URL | None = None) -> httpx.URL:
+    """The URL (relative to ``base`` for a redirect), or FetchRefused when malformed."""
+    try:
+        return base.join(url) if base is not None else httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise FetchRefused(f"not a valid URL: {exc}") from exc
+
+
 def _check_url(url: httpx.URL) -> None:
     if url.scheme not in ("http", "https"):
         raise FetchRefused(f"only http and https URLs are fetched, not {url.scheme}:")
@@ -131,7 +139,7 @@ async def fetch_media(
 async def _download(
     url: str, destination: Path, allowed: Sequence[Network], max_bytes: int, started: float
 ) -> FetchedMedia:
-    current = httpx.URL(url)
+    current = _parse(url)
     async with httpx.AsyncClient(
         transport=GuardedTransport(allowed),
         follow_redirects=False,
@@ -145,7 +153,7 @@ async def _download(
                 async with client.stream("GET", current) as response:
                     if response.is_redirect:
                         location = response.headers.get("location", "")
-                        current = current.join(location)
+                        current = _parse(location, current)
                         continue
                     if response.status_code >= 400:
                         raise FetchHTTPError(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from processors.errors import MediaUndecodable
+from processors.ffmpeg_input import safe_input_options
 from processors.media_tool import run_tool
 
 NOT_MEDIA_FORMATS = frozenset({"tty"})
@@ -74,8 +75,7 @@ async def probe_media(path: Path, *, timeout_seconds: float = 60) -> dict[str, A
             "ffprobe",
             "-v",
             "error",
-            "-protocol_whitelist",
-            "file",
+            *safe_input_options(),
             "-show_format",
             "-show_streams",
             "-of",

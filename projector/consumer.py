@@ -26,6 +26,7 @@ from events import (
     decode,
 )
 from media_analysis.dead_letter import send_to_dead_letter
+from media_analysis.tolerant_parser import tolerant_parser
 from projector.store import Record, apply_batch, stored_positions
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,12 @@ def to_records(raw: Sequence[Any]) -> tuple[list[Record], list[tuple[Any, str]]]
     return records, poison
 
 
+async def _raw_bodies(message: KafkaMessage) -> Any:
+    """Leave decoding to ``events.decode``: FastStream's JSON decoding would fail the
+    whole batch on one garbage value (redelivered forever) instead of dead-lettering it."""
+    return message.body
+
+
 def register(broker: KafkaBroker, engine: AsyncEngine, *, max_records: int = 500) -> None:
     """Declare the projector's subscriber on ``broker``."""
     listener = SeekToStoredPositions(engine)
@@ -97,7 +104,7 @@ def register(broker: KafkaBroker, engine: AsyncEngine, *, max_records: int = 500
     )
     listener.subscriber = subscriber
 
-    @subscriber
+    @subscriber(parser=tolerant_parser, decoder=_raw_bodies)
     async def project(body: list[Any], message: KafkaMessage) -> None:
         raw = message.raw_message
         batch = list(raw) if isinstance(raw, tuple | list) else [raw]

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from processors.errors import StageError
+from processors.ffmpeg_input import safe_input_options
 from processors.media_tool import FFMPEG_QUIET, run_checked
 from processors.stages.context import StageContext, StageSkipped
 
@@ -63,7 +64,7 @@ async def analyse_audio(ctx: StageContext) -> dict[str, Any]:
     streams = ctx.streams("audio")
     if not streams:
         raise StageSkipped("the media has no audio stream")
-    source = ["-protocol_whitelist", "file", "-i", f"file:{ctx.media}", "-map", "0:a:0", "-vn"]
+    source = [*safe_input_options(), "-i", f"file:{ctx.media}", "-map", "0:a:0", "-vn"]
     measured = await run_checked(
         [
             "ffmpeg",

@@ -8,6 +8,7 @@ from typing import Any
 
 import ffmpeg
 
+from processors.ffmpeg_input import safe_input_options
 from processors.media_tool import FFMPEG_QUIET, run_checked
 from processors.stages.context import StageContext, StageSkipped
 
@@ -56,8 +57,7 @@ async def extract_frames(ctx: StageContext) -> dict[str, Any]:
                 "error",
                 "-ss",
                 f"{at:.3f}",
-                "-protocol_whitelist",
-                "file",
+                *safe_input_options(),
                 "-i",
                 f"file:{ctx.media}",
                 "-map",

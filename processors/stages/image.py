@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from processors.ffmpeg_input import safe_input_options
 from processors.media_tool import FFMPEG_QUIET, run_checked
 from processors.stages.context import StageContext, StageSkipped
 
@@ -23,8 +24,7 @@ async def describe_image(ctx: StageContext) -> dict[str, Any]:
             *FFMPEG_QUIET,
             "-loglevel",
             "error",
-            "-protocol_whitelist",
-            "file",
+            *safe_input_options(),
             "-i",
             f"file:{ctx.media}",
             "-map",

@@ -1,0 +1,286 @@
+"""The processors' runtime: many analyses at once, offsets committed only behind
+recorded outcomes, redeliveries made harmless, retries, deadlines, cancellation.
+
+The Kafka subscriber hands every AnalysisRequested record to ``submit`` and
+returns at once, so the poll loop never waits for media work (aiokafka's
+``max_poll_interval_ms`` is never at risk). Each analysis runs as its own task,
+at most ``concurrency`` at a time; when that many are taken the consumer's
+partitions are paused, and resumed when one ends. Offsets are committed per
+partition only up to the lowest record whose outcome is not yet in the log
+(``OffsetTracker``), so a processor killed at any moment loses nothing: the
+group re-delivers what it had not finished to a live member.
+
+Before a run the ledger says whether the analysis already ended (then the
+record is skipped: a redelivery never adds a second terminal event) and how
+many runs it had (``attempt`` = runs + 1; past ``max_attempts`` it fails with
+``attempts_exhausted``). A retryable failure runs again after a backoff until
+the attempts are used up; each run has a deadline. AnalysisDeleted cancels the
+analysis's task; nothing is published for it afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
+
+from events import EVENTS_TOPIC, AnalysisEvent, AnalysisFailed, AnalysisRequested, Envelope
+from processors.ledger import AnalysisHistory, Ledger, LedgerUnavailable
+from processors.partition_control import PartitionControl
+from processors.retry import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[Envelope, AnalysisEvent], Awaitable[None]]
+"""Record ``event`` in the log as caused by the request envelope."""
+RunAnalysis = Callable[..., Awaitable[None]]
+"""``run_analysis(request, emit, config, *, attempt)`` from processors.pipeline."""
+RemoveArtifacts = Callable[[UUID], Awaitable[None]]
+
+REMEMBERED_DELETIONS = 10_000
+CANCEL_WAIT_SECONDS = 5.0
+
+
+@dataclass(eq=False, slots=True)
+class _Job:
+    envelope: Envelope
+    partition: int
+    offset: int
+    task: asyncio.Task[None] | None = None
+    deleted: bool = False
+    abandoned: bool = False
+
+    @property
+    def analysis_id(self) -> UUID:
+        return self.envelope.analysis_id
+
+
+@dataclass(slots=True)
+class AnalysisRuntime:
+    run: RunAnalysis
+    pipeline_config: Any
+    publish: Publish
+    ledger: Ledger
+    partitions: PartitionControl
+    concurrency: int
+    deadline_seconds: float
+    retry: RetryPolicy
+    remove_artifacts: RemoveArtifacts | None = None
+    _jobs: dict[UUID, _Job] = field(default_factory=dict)
+    _deleted: OrderedDict[UUID, None] = field(default_factory=OrderedDict)
+    _slots: asyncio.Semaphore | None = None
+    _owned: set[int] = field(default_factory=set)
+
+    # -- the subscriber's side -------------------------------------------------
+
+    def submit(self, envelope: Envelope, partition: int, offset: int) -> None:
+        """Start the analysis of a request record in the background."""
+        analysis_id = envelope.analysis_id
+        if partition not in self._owned:
+            return  # fetched before a revocation: the partition's next owner has it
+        if analysis_id in self._deleted or analysis_id in self._jobs:
+            self.done(partition, offset)  # deleted already, or its run is under way
+            return
+        job = _Job(envelope, partition, offset)
+        self.partitions.begin(partition, offset)
+        self._jobs[analysis_id] = job
+        job.task = asyncio.create_task(self._run_job(job), name=f"analysis-{analysis_id}")
+        self._pause_if_full()
+
+    def hold(self, partition: int, offset: int) -> None:
+        """A record's handling started outside ``submit`` (e.g. its dead-lettering)."""
+        if partition in self._owned:
+            self.partitions.begin(partition, offset)
+
+    def done(self, partition: int, offset: int) -> None:
+        """A record needs nothing more (not a request, or dealt with)."""
+        if partition in self._owned:
+            self.partitions.finish(partition, offset)
+
+    async def cancel(self, analysis_id: UUID) -> None:
+        """The analysis was deleted: stop its work and remove its artifacts."""
+        self._deleted[analysis_id] = None
+        while len(self._deleted) > REMEMBERED_DELETIONS:
+            self._deleted.popitem(last=False)
+        job = self._jobs.get(analysis_id)
+        if job is not None and job.task is not None and not job.task.done():
+            job.deleted = True  # checked by emit before anything is published
+            job.task.cancel()
+            await asyncio.wait({job.task}, timeout=CANCEL_WAIT_SECONDS)
+            log.info("analysis %s cancelled: it was deleted", analysis_id)
+        if self.remove_artifacts is not None:
+            await self.remove_artifacts(analysis_id)
+
+    # -- rebalances ------------------------------------------------------------
+
+    async def partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        """Stop the work of partitions that move away, commit, and forget them.
+
+        Their unfinished records are re-delivered to the next owner, which runs
+        them again (attempt + 1); waiting for them here would stall the group.
+        """
+        partitions = {tp.partition for tp in revoked if tp.topic == EVENTS_TOPIC}
+        self._owned -= partitions
+        moving = [j for j in self._jobs.values() if j.partition in partitions]
+        for job in moving:
+            job.abandoned = True
+            if job.task is not None:
+                job.task.cancel()
+        tasks = {j.task for j in moving if j.task is not None}
+        if tasks:
+            await asyncio.wait(tasks, timeout=CANCEL_WAIT_SECONDS)
+            log.info("stopped %s analyses of revoked partitions %s", len(tasks), partitions)
+        await self.partitions.commit(partitions)
+        self.partitions.forget(partitions)
+
+    def partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._owned |= {tp.partition for tp in assigned if tp.topic == EVENTS_TOPIC}
+        self._pause_if_full()
+
+    # -- one analysis ----------------------------------------------------------
+
+    async def _run_job(self, job: _Job) -> None:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.concurrency)
+        recorded = False
+        try:
+            async with self._slots:
+                await self._analyse(job)
+            recorded = True
+        except asyncio.CancelledError:
+            recorded = job.deleted  # the deletion is the outcome; a revoke is not
+            if not recorded:
+                raise
+        except Exception as exc:
+            # A bug or an outage, not a media problem: record it as the outcome so
+            # the analysis does not stay processing; if even that cannot be
+            # published the record stays uncommitted and is delivered again.
+            log.exception("analysis %s broke", job.analysis_id)
+            await self._emit(
+                job,
+                AnalysisFailed(
+                    analysis_id=job.analysis_id,
+                    error_code="internal_error",
+                    error_message=f"{type(exc).__name__}: {exc}",
+                    retryable=True,
+                ),
+            )
+            recorded = True
+        finally:
+            if self._jobs.get(job.analysis_id) is job:
+                del self._jobs[job.analysis_id]
+            if recorded and not job.abandoned:
+                self.done(job.partition, job.offset)
+            self._resume_if_free()
+
+    async def _analyse(self, job: _Job) -> None:
+        request = job.envelope.data
+        assert isinstance(request, AnalysisRequested)
+        history = await self._history(job)
+        if history.terminal:
+            log.info("analysis %s is already %s; not run again", job.analysis_id, history.status)
+            return
+        attempt = history.runs + 1
+        log.info(
+            "analysis %s (record %s/%s): run %s",
+            job.analysis_id,
+            job.partition,
+            job.offset,
+            attempt,
+        )
+        last_reason = "its processor stopped before recording an outcome"
+        while self.retry.may_run(attempt):
+            failure = await self._run_once(job, request, attempt)
+            if failure is None:
+                return
+            last_reason = f"{failure.error_code}: {failure.error_message}"
+            delay = self.retry.delay(attempt)
+            log.info(
+                "analysis %s run %s: %s; retry in %.1fs",
+                job.analysis_id,
+                attempt,
+                last_reason,
+                delay,
+            )
+            await asyncio.sleep(delay)
+            attempt += 1
+        await self._emit(
+            job,
+            AnalysisFailed(
+                analysis_id=job.analysis_id,
+                error_code="attempts_exhausted",
+                error_message=f"gave up after {attempt - 1} runs; last: {last_reason}",
+                retryable=True,
+            ),
+        )
+
+    async def _history(self, job: _Job) -> AnalysisHistory:
+        """The ledger's answer, waiting out Kafka or PostgreSQL outages (bounded)."""
+        delay, waited = 0.2, 0.0
+        while True:
+            try:
+                end = await self.partitions.end_offset(job.partition)
+                log.debug(
+                    "analysis %s: waiting for the projection of offset %s", job.analysis_id, end
+                )
+                return await self.ledger.history(job.analysis_id, job.partition, end)
+            except (KafkaError, LedgerUnavailable) as exc:
+                if waited >= self.deadline_seconds:
+                    raise
+                log.warning("analysis %s: %s; asking again in %.1fs", job.analysis_id, exc, delay)
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 5.0)
+
+    async def _run_once(
+        self, job: _Job, request: AnalysisRequested, attempt: int
+    ) -> AnalysisFailed | None:
+        """One run; returns its failure when it was retryable and may run again."""
+        final = not self.retry.may_run(attempt + 1)
+        held: AnalysisFailed | None = None
+
+        async def emit(event: AnalysisEvent) -> None:
+            nonlocal held
+            if isinstance(event, AnalysisFailed) and event.retryable and not final:
+                held = event  # not the outcome yet: the runtime runs it again
+                return
+            await self._emit(job, event)
+
+        deadline = asyncio.timeout(self.deadline_seconds)
+        try:
+            async with deadline:
+                await self.run(request, emit, self.pipeline_config, attempt=attempt)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            await self._emit(
+                job,
+                AnalysisFailed(
+                    analysis_id=job.analysis_id,
+                    error_code="deadline_exceeded",
+                    error_message=f"analysis took longer than {self.deadline_seconds:g}s",
+                    retryable=True,
+                ),
+            )
+            return None
+        return held
+
+    async def _emit(self, job: _Job, event: AnalysisEvent) -> None:
+        if job.deleted or job.abandoned:
+            raise asyncio.CancelledError  # nothing is recorded after a deletion
+        await self.publish(job.envelope, event)
+
+    def _pause_if_full(self) -> None:
+        if len(self._jobs) >= self.concurrency:
+            self.partitions.pause()
+
+    def _resume_if_free(self) -> None:
+        if len(self._jobs) < self.concurrency:
+            self.partitions.resume()
