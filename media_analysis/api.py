@@ -44,6 +44,7 @@ def build_app(settings: Settings, sides: tuple[Side, ...] = ("command", "query")
         lifespan=lifespan,
     )
     problems.install(app)
+    app.add_middleware(problems.BodySizeLimit, max_bytes=settings.api_max_body_bytes)
     app.include_router(health.router)
     if "command" in sides:
         app.include_router(command_router)

@@ -43,16 +43,22 @@ class AnalysisListItem(BaseModel):
     status: Status
     media_type: MediaType
     prompt: str | None
-    progress: int
+    progress: int = Field(ge=0, le=100)
     created_at: datetime
+    updated_at: datetime
     completed_at: datetime | None
 
 
 class Pagination(BaseModel):
     page: int
     per_page: int
-    total: int
+    total: int = Field(description="Analyses matching the filters.")
     total_pages: int
+    next_cursor: str | None = Field(
+        default=None,
+        description="Pass as `cursor` (with the same sort_by and order) for the next page; "
+        "null on the last page.",
+    )
 
 
 class AnalysesPublic(BaseModel):
