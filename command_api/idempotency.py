@@ -69,7 +69,9 @@ class PostgresIdempotencyStore:
                 if claim is not None:
                     return claim
         except (SQLAlchemyError, OSError) as exc:
-            raise ReadModelUnavailable(f"idempotency keys are unavailable: {exc}") from exc
+            raise ReadModelUnavailable(
+                f"PostgreSQL is unavailable (idempotency keys), retry later ({exc})"
+            ) from exc
         raise ReadModelUnavailable("idempotency key claim kept changing; retry")
 
     async def _try_claim(self, key: str, digest: str, analysis_id: UUID) -> Claim | None:
@@ -113,7 +115,9 @@ class PostgresIdempotencyStore:
             async with self._engine.begin() as conn:
                 await conn.execute(update(t).where(t.c.key == key).values(published=True))
         except (SQLAlchemyError, OSError) as exc:
-            raise ReadModelUnavailable(f"idempotency keys are unavailable: {exc}") from exc
+            raise ReadModelUnavailable(
+                f"PostgreSQL is unavailable (idempotency keys), retry later ({exc})"
+            ) from exc
 
     async def release(self, key: str) -> None:
         """Forget an unpublished claim so a retry can publish."""
@@ -121,4 +125,6 @@ class PostgresIdempotencyStore:
             async with self._engine.begin() as conn:
                 await conn.execute(delete(t).where(t.c.key == key, t.c.published.is_(False)))
         except (SQLAlchemyError, OSError) as exc:
-            raise ReadModelUnavailable(f"idempotency keys are unavailable: {exc}") from exc
+            raise ReadModelUnavailable(
+                f"PostgreSQL is unavailable (idempotency keys), retry later ({exc})"
+            ) from exc

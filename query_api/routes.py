@@ -27,7 +27,8 @@ from query_api.schemas import (
 router = APIRouter(prefix="/api/media", tags=["queries"])
 
 _UNAVAILABLE = problem_response(
-    "PostgreSQL unavailable; retry later.", "the read model is unavailable: connection refused"
+    "PostgreSQL unavailable; retry later.",
+    "PostgreSQL is unavailable, retry later (connection refused)",
 )
 
 

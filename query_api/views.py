@@ -41,7 +41,7 @@ async def analysis_by_id(engine: AsyncEngine, analysis_id: UUID) -> dict[str, An
         async with engine.connect() as conn:
             row = (await conn.execute(select(t).where(t.c.id == analysis_id))).mappings().first()
     except (SQLAlchemyError, OSError) as exc:
-        raise ReadModelUnavailable(f"the read model is unavailable: {exc}") from exc
+        raise ReadModelUnavailable(f"PostgreSQL is unavailable, retry later ({exc})") from exc
     return dict(row) if row is not None else None
 
 
@@ -105,5 +105,5 @@ async def history(engine: AsyncEngine, q: HistoryQuery) -> tuple[list[dict[str, 
             rows = (await conn.execute(_page_query(q))).mappings().all()
             total = int((await conn.execute(count)).scalar_one())
     except (SQLAlchemyError, OSError) as exc:
-        raise ReadModelUnavailable(f"the read model is unavailable: {exc}") from exc
+        raise ReadModelUnavailable(f"PostgreSQL is unavailable, retry later ({exc})") from exc
     return [dict(r) for r in rows], total
