@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, Response, status
 
 from command_api import handlers
 from command_api.analysis_lookup import ReadModelUnavailable
@@ -32,6 +32,14 @@ def get_context(request: Request) -> CommandContext:
     return context
 
 
+AnalysisIdPath = Annotated[
+    str,
+    Path(
+        description="The analysis id (a UUID); anything else answers 400.",
+        json_schema_extra={"format": "uuid"},
+        examples=["550e8400-e29b-41d4-a716-446655440000"],
+    ),
+]
 ContextDep = Annotated[CommandContext, Depends(get_context)]
 
 
@@ -136,7 +144,7 @@ async def analyze(
         **_UNAVAILABLE,
     },
 )
-async def delete(analysis_id: str, ctx: ContextDep) -> Response:
+async def delete(analysis_id: AnalysisIdPath, ctx: ContextDep) -> Response:
     """Record an AnalysisDeleted event; answers once the projection shows it deleted."""
     uid = parse_id(analysis_id)
     try:

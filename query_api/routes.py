@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
 from events import MediaType
 from media_analysis.problems import problem_response
@@ -37,6 +37,14 @@ def get_context(request: Request) -> QueryContext:
     return context
 
 
+AnalysisIdPath = Annotated[
+    str,
+    Path(
+        description="The analysis id (a UUID); anything else answers 400.",
+        json_schema_extra={"format": "uuid"},
+        examples=["550e8400-e29b-41d4-a716-446655440000"],
+    ),
+]
 ContextDep = Annotated[QueryContext, Depends(get_context)]
 
 
@@ -82,7 +90,7 @@ def _status_body(row: dict[str, Any]) -> AnalysisStatus:
         503: _UNAVAILABLE,
     },
 )
-async def status(analysis_id: str, ctx: ContextDep) -> AnalysisStatus:
+async def status(analysis_id: AnalysisIdPath, ctx: ContextDep) -> AnalysisStatus:
     """Everything known about one analysis, straight from the projection."""
     uid = _parse_id(analysis_id)
     try:
