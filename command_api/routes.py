@@ -80,10 +80,23 @@ IdempotencyKey = Annotated[
     summary="Submit media for analysis",
     dependencies=[Depends(require_json)],
     responses={
-        202: {"headers": {"Location": {"description": "The status URL of the analysis."}}},
+        202: {
+            "headers": {
+                "Location": {
+                    "description": "The status URL of the analysis.",
+                    "schema": {"type": "string"},
+                },
+                "Idempotent-Replayed": {
+                    "description": "'true' when an earlier request with the same "
+                    "Idempotency-Key created this analysis.",
+                    "schema": {"type": "string"},
+                },
+            }
+        },
         400: problem_response("Malformed JSON.", "Request body is not valid JSON."),
         409: problem_response(
-            "The Idempotency-Key was used before with a different body.",
+            "The Idempotency-Key was used before with a different body, or its first "
+            "request is still being recorded.",
             "Idempotency-Key 'k1' was already used with a different request body "
             "(analysis 550e8400-e29b-41d4-a716-446655440000); use a new key for a new request.",
         ),
@@ -118,7 +131,13 @@ async def analyze(
         await ctx.watermark.wait_applied(recorded.position, ctx.read_your_writes_timeout)
     else:
         response.headers["Idempotent-Replayed"] = "true"
-        await wait_visible(ctx.lookup, recorded.analysis_id, ctx.read_your_writes_timeout)
+        if not await wait_visible(ctx.lookup, recorded.analysis_id, ctx.read_your_writes_timeout):
+            # As the Idempotency-Key draft has it: the first request is still in flight.
+            raise HTTPException(
+                409,
+                f"The first request with Idempotency-Key '{idempotency_key}' is still being "
+                "recorded; retry shortly.",
+            )
     status_url = f"/api/media/status/{recorded.analysis_id}"
     response.headers["Location"] = status_url
     return AnalysisAccepted(
