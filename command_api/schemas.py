@@ -6,13 +6,27 @@ import json
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from events import MediaType
 
 MAX_PROMPT_CHARS = 10_000
 MAX_CONFIG_BYTES = 16 * 1024
 """Largest ``config`` accepted, measured as compact JSON."""
+
+# PostgreSQL text and jsonb cannot hold U+0000: refuse it here, not in the projector.
+_NO_NUL: dict[str, JsonValue] = {"pattern": "^[^\\u0000]*$"}
+_NUL_MESSAGE = "must not contain NUL (U+0000) characters"
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 class AnalysisOptions(BaseModel):
@@ -45,17 +59,29 @@ class AnalyzeRequest(BaseModel):
     )
 
     prompt: str = Field(
-        min_length=1, max_length=MAX_PROMPT_CHARS, description="Question about the media."
+        min_length=1,
+        max_length=MAX_PROMPT_CHARS,
+        description="Question about the media.",
+        json_schema_extra=_NO_NUL,
     )
     media_url: AnyHttpUrl = Field(description="http(s) URL of the media.")
     media_type: MediaType = Field(description="video, audio, document, image or unknown.")
-    filename: str | None = Field(default=None, max_length=500)
+    filename: str | None = Field(default=None, max_length=500, json_schema_extra=_NO_NUL)
     config: dict[str, Any] = Field(default_factory=dict, description="Model parameters.")
     options: AnalysisOptions = Field(default_factory=AnalysisOptions)
+
+    @field_validator("prompt", "filename")
+    @classmethod
+    def _text_fits(cls, value: str | None) -> str | None:
+        if _has_nul(value):
+            raise ValueError(_NUL_MESSAGE)
+        return value
 
     @field_validator("config")
     @classmethod
     def _config_fits(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if _has_nul(value):
+            raise ValueError(_NUL_MESSAGE)
         size = len(json.dumps(value, separators=(",", ":")).encode())
         if size > MAX_CONFIG_BYTES:
             raise ValueError(f"config is {size} bytes of JSON; at most {MAX_CONFIG_BYTES} allowed")

@@ -15,9 +15,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from events import MediaAnalysisError
+from events import MEDIA_TYPES, MediaAnalysisError
 
 TIME_FIELDS = frozenset({"created_at", "updated_at", "completed_at"})
+CHOICES: dict[str, frozenset[str]] = {
+    "status": frozenset({"pending", "processing", "completed", "failed", "deleted"}),
+    "media_type": frozenset(MEDIA_TYPES),
+}
 
 SortValue = datetime | str | int | None
 
@@ -69,6 +73,6 @@ def _typed(sort_by: str, value: Any) -> SortValue:
             raise InvalidCursor("cursor is malformed; pass next_cursor back unchanged") from exc
     if sort_by == "progress" and isinstance(value, int) and not isinstance(value, bool):
         return value
-    if sort_by in ("status", "media_type") and isinstance(value, str):
-        return value
+    if sort_by in CHOICES and value in CHOICES[sort_by]:
+        return str(value)
     raise InvalidCursor("cursor is malformed; pass next_cursor back unchanged")

@@ -32,7 +32,7 @@ def assert_problem(response: httpx.Response, status: int, detail_has: str) -> di
 def valid_body(**overrides: Any) -> dict[str, Any]:
     body = {
         "prompt": f"status-codes {uuid4()}",
-        # Nothing listens there: the processor fails it at once, no media work.
+        # Refused by the API in every test that keeps it: never fetched.
         "media_url": f"http://127.0.0.1:{free_port()}/clip.mp4",
         "media_type": "video",
     }
@@ -41,8 +41,8 @@ def valid_body(**overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def submitted(client: httpx.Client) -> str:
-    response = client.post("/api/media/analyze", json=valid_body())
+def submitted(client: httpx.Client, gone_media_url: str) -> str:
+    response = client.post("/api/media/analyze", json=valid_body(media_url=gone_media_url))
     assert response.status_code == 202, response.text
     return str(response.json()["analysis_id"])
 
@@ -51,11 +51,12 @@ def submitted(client: httpx.Client) -> str:
 
 
 def test_post_valid_request_answers_202_with_id_location_and_estimate(
-    client: httpx.Client,
+    client: httpx.Client, gone_media_url: str
 ) -> None:
     response = client.post(
         "/api/media/analyze",
         json=valid_body(
+            media_url=gone_media_url,
             filename="clip.mp4",
             config={"model": "gpt-4o", "temperature": 0.7},
             options={"extract_frames": True},
@@ -94,6 +95,10 @@ def test_post_malformed_json_answers_400(client: httpx.Client) -> None:
         ({"media_url": "file:///etc/passwd"}, "media_url", "scheme"),
         ({"media_url": "not a url"}, "media_url", "URL"),
         ({"config": {"blob": "x" * 17_000}}, "config", "at most 16384"),
+        # PostgreSQL cannot store U+0000; such a request must never reach the log.
+        ({"prompt": "a\x00b"}, "prompt", "NUL"),
+        ({"filename": "a\x00.mp4"}, "filename", "NUL"),
+        ({"config": {"nested": ["\x00"]}}, "config", "NUL"),
         ({"options": {"make_coffee": True}}, "options.make_coffee", "not permitted"),
         ({"surprise": 1}, "surprise", "not permitted"),
     ],

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from media_analysis.database import create_engine
 from media_analysis.read_model import analysis_event, analysis_request
 from media_analysis.settings import Settings
-from tests.conftest import free_port, wait_until
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.stack
 
@@ -50,19 +50,19 @@ def counts(database_url: str, prompt: str) -> tuple[int, int]:
     return asyncio.run(query())
 
 
-def body(prompt: str) -> dict[str, Any]:
+def body(prompt: str, media_url: str) -> dict[str, Any]:
     return {
         "prompt": prompt,
-        "media_url": f"http://127.0.0.1:{free_port()}/nothing.mp4",
+        "media_url": media_url,
         "media_type": "audio",
     }
 
 
 def test_twenty_concurrent_posts_with_one_key_make_one_analysis(
-    base_url: str, prepared: dict[str, str]
+    base_url: str, prepared: dict[str, str], gone_media_url: str
 ) -> None:
     prompt = f"idempotent {uuid4()}"
-    request = body(prompt)
+    request = body(prompt, gone_media_url)
     key = str(uuid4())
 
     def post(_: int) -> httpx.Response:
@@ -91,14 +91,20 @@ def test_twenty_concurrent_posts_with_one_key_make_one_analysis(
     assert counts(prepared["DATABASE_URL"], prompt) == (1, 1)
 
 
-def test_the_same_key_with_another_body_answers_409(client: httpx.Client) -> None:
+def test_the_same_key_with_another_body_answers_409(
+    client: httpx.Client, gone_media_url: str
+) -> None:
     key = str(uuid4())
     first = client.post(
-        "/api/media/analyze", json=body(f"first {uuid4()}"), headers={"Idempotency-Key": key}
+        "/api/media/analyze",
+        json=body(f"first {uuid4()}", gone_media_url),
+        headers={"Idempotency-Key": key},
     )
     assert first.status_code == 202
     other = client.post(
-        "/api/media/analyze", json=body(f"second {uuid4()}"), headers={"Idempotency-Key": key}
+        "/api/media/analyze",
+        json=body(f"second {uuid4()}", gone_media_url),
+        headers={"Idempotency-Key": key},
     )
     assert other.status_code == 409
     assert other.headers["content-type"] == "application/problem+json"
@@ -111,7 +117,9 @@ def test_the_same_key_with_another_body_answers_409(client: httpx.Client) -> Non
     assert first.json()["analysis_id"] in problem["detail"]
 
 
-def test_without_a_key_every_post_is_a_new_analysis(client: httpx.Client) -> None:
-    request = body(f"no key {uuid4()}")
+def test_without_a_key_every_post_is_a_new_analysis(
+    client: httpx.Client, gone_media_url: str
+) -> None:
+    request = body(f"no key {uuid4()}", gone_media_url)
     ids = {client.post("/api/media/analyze", json=request).json()["analysis_id"] for _ in range(3)}
     assert len(ids) == 3

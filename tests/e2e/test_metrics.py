@@ -9,7 +9,7 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from tests.conftest import free_port, wait_until
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.stack
 
@@ -26,12 +26,14 @@ def samples(client: httpx.Client) -> dict[str, float]:
     return found
 
 
-def test_metrics_count_requests_events_and_projector_lag(client: httpx.Client) -> None:
+def test_metrics_count_requests_events_and_projector_lag(
+    client: httpx.Client, gone_media_url: str
+) -> None:
     posted = client.post(
         "/api/media/analyze",
         json={
             "prompt": f"metrics {uuid4()}",
-            "media_url": f"http://127.0.0.1:{free_port()}/nothing.mp4",
+            "media_url": gone_media_url,
             "media_type": "document",
         },
     )

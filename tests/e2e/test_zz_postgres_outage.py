@@ -18,7 +18,7 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from tests.conftest import ROOT, free_port, wait_until
+from tests.conftest import ROOT, wait_until
 
 pytestmark = pytest.mark.stack
 
@@ -50,12 +50,12 @@ def postgres_stopped(client: httpx.Client) -> Iterator[None]:
         wait_until(lambda: ready(client), timeout=60, interval=0.5, what="/readyz after restart")
 
 
-def submit(client: httpx.Client, **headers: str) -> httpx.Response:
+def submit(client: httpx.Client, media_url: str, **headers: str) -> httpx.Response:
     return client.post(
         "/api/media/analyze",
         json={
             "prompt": f"outage {uuid4()}",
-            "media_url": f"http://127.0.0.1:{free_port()}/nothing.mp4",
+            "media_url": media_url,
             "media_type": "image",
         },
         headers=headers,
@@ -63,9 +63,9 @@ def submit(client: httpx.Client, **headers: str) -> httpx.Response:
 
 
 def test_postgres_down_answers_503_quickly_and_recovers_without_restart(
-    client: httpx.Client, services: dict[str, Any]
+    client: httpx.Client, services: dict[str, Any], gone_media_url: str
 ) -> None:
-    before = submit(client)
+    before = submit(client, gone_media_url)
     assert before.status_code == 202
     known = before.json()["analysis_id"]
 
@@ -82,7 +82,7 @@ def test_postgres_down_answers_503_quickly_and_recovers_without_restart(
             lambda: client.get(f"/api/media/status/{known}"),
             lambda: client.get("/api/media/history"),
             lambda: client.delete(f"/api/media/{known}"),
-            lambda: submit(client, **{"Idempotency-Key": str(uuid4())}),
+            lambda: submit(client, gone_media_url, **{"Idempotency-Key": str(uuid4())}),
         ):
             response, took = timed(call)
             assert response.status_code == 503, response.text
@@ -92,7 +92,7 @@ def test_postgres_down_answers_503_quickly_and_recovers_without_restart(
 
         # Kafka is up, so a plain POST is still recorded; its read-your-writes wait
         # gives up after READ_YOUR_WRITES_TIMEOUT_SECONDS instead of hanging.
-        during, took = timed(lambda: submit(client))
+        during, took = timed(lambda: submit(client, gone_media_url))
         assert during.status_code == 202
         assert took < QUICK + 2
         recorded_during_outage = during.json()["analysis_id"]
