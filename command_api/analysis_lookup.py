@@ -35,5 +35,5 @@ class ProjectionLookup:
             async with self._engine.connect() as conn:
                 status: str | None = (await conn.execute(query)).scalar_one_or_none()
         except (SQLAlchemyError, OSError) as exc:
-            raise ReadModelUnavailable(f"the read model is unavailable: {exc}") from exc
+            raise ReadModelUnavailable(f"PostgreSQL is unavailable, retry later ({exc})") from exc
         return status

@@ -10,6 +10,8 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from command_api.analysis_lookup import AnalysisLookup, ProjectionLookup
+from command_api.estimates import DurationEstimator, MedianDurationEstimator
+from command_api.idempotency import IdempotencyStore, PostgresIdempotencyStore
 from command_api.publisher import EventPublisher, KafkaEventPublisher
 from command_api.read_your_writes import ProjectionWatermark
 from media_analysis.database import create_engine
@@ -24,6 +26,8 @@ class CommandContext:
     lookup: AnalysisLookup
     watermark: ProjectionWatermark
     read_your_writes_timeout: float
+    idempotency: IdempotencyStore
+    estimator: DurationEstimator
 
 
 def build_broker(settings: Settings) -> KafkaBroker:
@@ -44,6 +48,11 @@ async def command_lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[No
         lookup=ProjectionLookup(engine),
         watermark=watermark,
         read_your_writes_timeout=settings.read_your_writes_timeout_seconds,
+        # A claim unpublished for longer than a publish can take was left by a crash.
+        idempotency=PostgresIdempotencyStore(
+            engine, stale_after=settings.kafka_publish_timeout_seconds + 10
+        ),
+        estimator=MedianDurationEstimator(engine, ttl=settings.estimated_time_cache_seconds),
     )
     checks = getattr(app.state, "readiness_checks", {})
     checks.update({"kafka": kafka_check, "postgres": postgres_check(engine)})

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from uuid import UUID, uuid4
+from uuid import UUID, uuid4, uuid5
 
-from command_api.analysis_lookup import AnalysisLookup
-from command_api.publisher import EventPublisher, LogPosition
+from command_api.analysis_lookup import AnalysisLookup, ReadModelUnavailable
+from command_api.idempotency import IdempotencyStore, request_hash
+from command_api.publisher import EventLogUnavailable, EventPublisher, LogPosition
 from command_api.schemas import AnalyzeRequest
 from events import AnalysisDeleted, AnalysisRequested, MediaAnalysisError, new_envelope
 
 SOURCE = "/media-analysis/command-api"
+# Event ids of idempotent requests derive from the analysis id, so a re-publication
+# after a crash is the same event and the projector applies it once.
+_EVENT_IDS = UUID("6f1b7d0e-3c55-4c8e-9a43-2f0f8f5b1c11")
+
+log = logging.getLogger(__name__)
 
 
 class AnalysisNotFound(MediaAnalysisError):
@@ -23,13 +30,43 @@ class AnalysisAlreadyDeleted(MediaAnalysisError):
 
 @dataclass(frozen=True, slots=True)
 class Recorded:
+    """Where the event landed; ``position`` is None when an earlier request with
+    the same idempotency key recorded it."""
+
     analysis_id: UUID
-    position: LogPosition
+    position: LogPosition | None
 
 
-async def request_analysis(request: AnalyzeRequest, publisher: EventPublisher) -> Recorded:
-    """Record an AnalysisRequested event for a new analysis."""
-    analysis_id = uuid4()
+async def request_analysis(
+    request: AnalyzeRequest,
+    publisher: EventPublisher,
+    idempotency: IdempotencyStore | None = None,
+    key: str | None = None,
+) -> Recorded:
+    """Record an AnalysisRequested event for a new analysis, at most once per
+    idempotency ``key`` (raises IdempotencyKeyReused for a different body)."""
+    if idempotency is None or key is None:
+        return await _publish_requested(request, uuid4(), publisher, event_id=None)
+    claim = await idempotency.claim(key, request_hash(request.model_dump(mode="json")), uuid4())
+    if not claim.owned:
+        return Recorded(claim.analysis_id, None)
+    event_id = str(uuid5(_EVENT_IDS, str(claim.analysis_id)))
+    try:
+        recorded = await _publish_requested(request, claim.analysis_id, publisher, event_id)
+    except EventLogUnavailable:
+        await idempotency.release(key)
+        raise
+    try:
+        await idempotency.mark_published(key)
+    except ReadModelUnavailable as exc:
+        # The event is recorded; an unmarked claim is only taken over (same event id) later.
+        log.warning("could not mark idempotency key as published: %s", exc)
+    return recorded
+
+
+async def _publish_requested(
+    request: AnalyzeRequest, analysis_id: UUID, publisher: EventPublisher, event_id: str | None
+) -> Recorded:
     event = AnalysisRequested(
         analysis_id=analysis_id,
         prompt=request.prompt,
@@ -39,7 +76,7 @@ async def request_analysis(request: AnalyzeRequest, publisher: EventPublisher) -
         config=request.config,
         options=request.options.model_dump(),
     )
-    position = await publisher.publish(new_envelope(event, source=SOURCE))
+    position = await publisher.publish(new_envelope(event, source=SOURCE, event_id=event_id))
     return Recorded(analysis_id, position)
 
 

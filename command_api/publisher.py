@@ -10,6 +10,7 @@ from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
 
 from events import EVENTS_TOPIC, Envelope, MediaAnalysisError, encode
+from media_analysis.metrics import EVENTS_PRODUCED
 
 
 class EventLogUnavailable(MediaAnalysisError):
@@ -56,4 +57,5 @@ class KafkaEventPublisher:
             ) from exc
         except KafkaError as exc:
             raise EventLogUnavailable(f"Kafka refused the event: {exc}") from exc
+        EVENTS_PRODUCED.labels(envelope.type).inc()
         return LogPosition(partition=meta.partition, offset=meta.offset)

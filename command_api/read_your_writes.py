@@ -13,10 +13,12 @@ import asyncio
 import heapq
 import itertools
 import logging
+from uuid import UUID
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from command_api.analysis_lookup import AnalysisLookup, ReadModelUnavailable
 from command_api.publisher import LogPosition
 from events import EVENTS_TOPIC
 from media_analysis.read_model import projection_position
@@ -88,3 +90,21 @@ class ProjectionWatermark:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+
+
+async def wait_visible(lookup: AnalysisLookup, analysis_id: UUID, within: float) -> bool:
+    """True once the projection shows ``analysis_id``; False after ``within`` seconds.
+
+    For a repeated idempotent request, whose event an earlier request recorded
+    at a position this one does not know.
+    """
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        try:
+            if await lookup.status_of(analysis_id) is not None:
+                return True
+        except ReadModelUnavailable:
+            pass  # bounded by the deadline like the watermark wait
+        if asyncio.get_running_loop().time() >= deadline:
+            return False
+        await asyncio.sleep(0.02)

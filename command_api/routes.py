@@ -5,26 +5,43 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, Response, status
 
 from command_api import handlers
 from command_api.analysis_lookup import ReadModelUnavailable
 from command_api.bootstrap import CommandContext
+from command_api.idempotency import IdempotencyKeyReused
 from command_api.publisher import EventLogUnavailable
-from command_api.schemas import ESTIMATED_SECONDS, AnalysisAccepted, AnalyzeRequest
+from command_api.read_your_writes import wait_visible
+from command_api.schemas import AnalysisAccepted, AnalyzeRequest
+from media_analysis.problems import problem_response
 
 router = APIRouter(prefix="/api/media", tags=["commands"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    503: {"description": "Kafka or PostgreSQL unavailable; retry later."},
+_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: problem_response(
+        "Kafka or PostgreSQL unavailable; retry later.",
+        "Kafka did not acknowledge the event within 5s",
+    ),
 }
+_BAD_ID = problem_response("Malformed UUID.", "'12345' is not a valid analysis id (UUID).")
 
 
-def get_context(request: Request) -> CommandContext:
+async def get_context(request: Request) -> CommandContext:
+    # async: FastAPI runs a plain `def` dependency in a worker thread on every request,
+    # which a profile under load showed as the API's hottest path.
     context: CommandContext = request.app.state.command
     return context
 
 
+AnalysisIdPath = Annotated[
+    str,
+    Path(
+        description="The analysis id (a UUID); anything else answers 400.",
+        json_schema_extra={"format": "uuid"},
+        examples=["550e8400-e29b-41d4-a716-446655440000"],
+    ),
+]
 ContextDep = Annotated[CommandContext, Depends(get_context)]
 
 
@@ -35,28 +52,99 @@ def parse_id(analysis_id: str) -> UUID:
         raise HTTPException(400, f"'{analysis_id}' is not a valid analysis id (UUID).") from None
 
 
+async def require_json(content_type: Annotated[str | None, Header()] = None) -> None:
+    """415 for a body declared as anything but JSON (a missing type is read as JSON)."""
+    if content_type is None:
+        return
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise HTTPException(
+            415, f"Content-Type must be application/json, not '{media_type or content_type}'."
+        )
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Any unique string (a UUID, say). A retry with the same key and body "
+        "returns the same analysis; the same key with another body is refused with 409.",
+    ),
+]
+
+
 @router.post(
     "/analyze",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=AnalysisAccepted,
     summary="Submit media for analysis",
+    dependencies=[Depends(require_json)],
     responses={
-        400: {"description": "Malformed JSON."},
-        422: {"description": "Invalid field; `errors` names it."},
-        **_ERRORS,
+        202: {
+            "headers": {
+                "Location": {
+                    "description": "The status URL of the analysis.",
+                    "schema": {"type": "string"},
+                },
+                "Idempotent-Replayed": {
+                    "description": "'true' when an earlier request with the same "
+                    "Idempotency-Key created this analysis.",
+                    "schema": {"type": "string"},
+                },
+            }
+        },
+        400: problem_response("Malformed JSON.", "Request body is not valid JSON."),
+        409: problem_response(
+            "The Idempotency-Key was used before with a different body, or its first "
+            "request is still being recorded.",
+            "Idempotency-Key 'k1' was already used with a different request body "
+            "(analysis 550e8400-e29b-41d4-a716-446655440000); use a new key for a new request.",
+        ),
+        413: problem_response("Body larger than API_MAX_BODY_BYTES.", "Request body too large."),
+        415: problem_response(
+            "Body is not JSON.", "Content-Type must be application/json, not 'text/plain'."
+        ),
+        422: problem_response(
+            "Invalid field; `errors` names each one.",
+            "Invalid request: media_type: Input should be 'video', 'audio', 'document', "
+            "'image' or 'unknown'",
+        ),
+        **_UNAVAILABLE,
     },
 )
-async def analyze(body: AnalyzeRequest, response: Response, ctx: ContextDep) -> AnalysisAccepted:
+async def analyze(
+    body: AnalyzeRequest,
+    response: Response,
+    ctx: ContextDep,
+    idempotency_key: IdempotencyKey = None,
+) -> AnalysisAccepted:
+    """Record the request as an AnalysisRequested event; answers once the projection shows it."""
     try:
-        recorded = await handlers.request_analysis(body, ctx.publisher)
-    except EventLogUnavailable as exc:
+        recorded = await handlers.request_analysis(
+            body, ctx.publisher, ctx.idempotency, idempotency_key
+        )
+    except IdempotencyKeyReused as exc:
+        raise HTTPException(409, str(exc)) from exc
+    except (EventLogUnavailable, ReadModelUnavailable) as exc:
         raise HTTPException(503, str(exc)) from exc
-    await ctx.watermark.wait_applied(recorded.position, ctx.read_your_writes_timeout)
+    if recorded.position is not None:
+        await ctx.watermark.wait_applied(recorded.position, ctx.read_your_writes_timeout)
+    else:
+        response.headers["Idempotent-Replayed"] = "true"
+        if not await wait_visible(ctx.lookup, recorded.analysis_id, ctx.read_your_writes_timeout):
+            # As the Idempotency-Key draft has it: the first request is still in flight.
+            raise HTTPException(
+                409,
+                f"The first request with Idempotency-Key '{idempotency_key}' is still being "
+                "recorded; retry shortly.",
+            )
     status_url = f"/api/media/status/{recorded.analysis_id}"
     response.headers["Location"] = status_url
     return AnalysisAccepted(
         analysis_id=recorded.analysis_id,
-        estimated_time=ESTIMATED_SECONDS[body.media_type],
+        estimated_time=await ctx.estimator.seconds_for(body.media_type),
         message=f"Analysis queued. Check status with {status_url}",
     )
 
@@ -66,13 +154,19 @@ async def analyze(body: AnalyzeRequest, response: Response, ctx: ContextDep) -> 
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete an analysis and cancel its processing",
     responses={
-        400: {"description": "Malformed UUID."},
-        404: {"description": "Unknown analysis."},
-        410: {"description": "Already deleted."},
-        **_ERRORS,
+        400: _BAD_ID,
+        404: problem_response(
+            "Unknown analysis.", "No analysis with id 550e8400-e29b-41d4-a716-446655440000."
+        ),
+        410: problem_response(
+            "Already deleted.",
+            "Analysis 550e8400-e29b-41d4-a716-446655440000 has been deleted.",
+        ),
+        **_UNAVAILABLE,
     },
 )
-async def delete(analysis_id: str, ctx: ContextDep) -> Response:
+async def delete(analysis_id: AnalysisIdPath, ctx: ContextDep) -> Response:
+    """Record an AnalysisDeleted event; answers once the projection shows it deleted."""
     uid = parse_id(analysis_id)
     try:
         recorded = await handlers.delete_analysis(uid, ctx.lookup, ctx.publisher)
@@ -82,5 +176,6 @@ async def delete(analysis_id: str, ctx: ContextDep) -> Response:
         raise HTTPException(410, str(exc)) from exc
     except (EventLogUnavailable, ReadModelUnavailable) as exc:
         raise HTTPException(503, str(exc)) from exc
-    await ctx.watermark.wait_applied(recorded.position, ctx.read_your_writes_timeout)
+    if recorded.position is not None:
+        await ctx.watermark.wait_applied(recorded.position, ctx.read_your_writes_timeout)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

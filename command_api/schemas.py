@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from events import MediaType
 
-ESTIMATED_SECONDS: dict[str, int] = {
-    "video": 60,
-    "audio": 30,
-    "document": 15,
-    "image": 10,
-    "unknown": 45,
-}
-"""Defaults for ``estimated_time`` until completed analyses teach better."""
+MAX_PROMPT_CHARS = 10_000
+MAX_CONFIG_BYTES = 16 * 1024
+"""Largest ``config`` accepted, measured as compact JSON."""
+
+# PostgreSQL text and jsonb cannot hold U+0000: refuse it here, not in the projector.
+_NO_NUL: dict[str, JsonValue] = {"pattern": "^[^\\u0000]*$"}
+_NUL_MESSAGE = "must not contain NUL (U+0000) characters"
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 class AnalysisOptions(BaseModel):
@@ -40,24 +50,64 @@ class AnalyzeRequest(BaseModel):
                     "prompt": "What is happening in this video?",
                     "media_url": "https://example.com/video.mp4",
                     "media_type": "video",
+                    "filename": "video.mp4",
+                    "config": {"model": "gpt-4o", "max_tokens": 2000, "temperature": 0.7},
                     "options": {"extract_frames": True, "transcribe_audio": True},
                 }
             ]
         },
     )
 
-    prompt: str = Field(min_length=1, max_length=10_000, description="Question about the media.")
+    prompt: str = Field(
+        min_length=1,
+        max_length=MAX_PROMPT_CHARS,
+        description="Question about the media.",
+        json_schema_extra=_NO_NUL,
+    )
     media_url: AnyHttpUrl = Field(description="http(s) URL of the media.")
     media_type: MediaType = Field(description="video, audio, document, image or unknown.")
-    filename: str | None = Field(default=None, max_length=500)
+    filename: str | None = Field(default=None, max_length=500, json_schema_extra=_NO_NUL)
     config: dict[str, Any] = Field(default_factory=dict, description="Model parameters.")
     options: AnalysisOptions = Field(default_factory=AnalysisOptions)
+
+    @field_validator("prompt", "filename")
+    @classmethod
+    def _text_fits(cls, value: str | None) -> str | None:
+        if _has_nul(value):
+            raise ValueError(_NUL_MESSAGE)
+        return value
+
+    @field_validator("config")
+    @classmethod
+    def _config_fits(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if _has_nul(value):
+            raise ValueError(_NUL_MESSAGE)
+        size = len(json.dumps(value, separators=(",", ":")).encode())
+        if size > MAX_CONFIG_BYTES:
+            raise ValueError(f"config is {size} bytes of JSON; at most {MAX_CONFIG_BYTES} allowed")
+        return value
 
 
 class AnalysisAccepted(BaseModel):
     """202 answer: the analysis is recorded and queued."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "analysis_id": "550e8400-e29b-41d4-a716-446655440000",
+                    "status": "pending",
+                    "estimated_time": 30,
+                    "message": "Analysis queued. Check status with "
+                    "/api/media/status/550e8400-e29b-41d4-a716-446655440000",
+                }
+            ]
+        }
+    )
+
     analysis_id: UUID
-    status: str = "pending"
-    estimated_time: int = Field(description="Expected seconds until completion.")
+    status: Literal["pending"] = "pending"
+    estimated_time: int = Field(
+        ge=1, description="Expected seconds until completion: median of recent analyses."
+    )
     message: str

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from command_api.bootstrap import command_lifespan
 from command_api.routes import router as command_router
-from media_analysis import health, problems
+from media_analysis import health, metrics, problems
 from media_analysis.settings import Settings
 from query_api.artifacts import artifact_router
 from query_api.bootstrap import query_lifespan
@@ -33,6 +33,7 @@ def build_app(settings: Settings, sides: tuple[Side, ...] = ("command", "query")
                 await stack.enter_async_context(command_lifespan(app, settings))
             if "query" in sides:
                 await stack.enter_async_context(query_lifespan(app, settings))
+            await stack.enter_async_context(metrics.metrics_lifespan(app, settings))
             yield
 
     app = FastAPI(
@@ -45,7 +46,10 @@ def build_app(settings: Settings, sides: tuple[Side, ...] = ("command", "query")
         lifespan=lifespan,
     )
     problems.install(app)
+    app.add_middleware(problems.BodySizeLimit, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(metrics.RequestMetrics)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     if "command" in sides:
         app.include_router(command_router)
     if "query" in sides:

@@ -12,7 +12,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +61,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     errors = list(exc.errors())
     if _is_malformed_json(errors):
         return problem(400, "Request body is not valid JSON.")
-    # A bad query or path parameter is a malformed request (400); a bad body field is 422.
-    in_url = any(e.get("loc", ("",))[0] in ("query", "path") for e in errors)
+    # A bad query, path or header parameter is a malformed request (400); a bad body field 422.
+    in_url = any(e.get("loc", ("",))[0] in ("query", "path", "header") for e in errors)
     status = 400 if in_url else 422
     fields = [
         {"field": _field_name(e.get("loc", ())), "message": str(e.get("msg", ""))} for e in errors
@@ -88,3 +90,116 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            move_problems_to_problem_json(generate())
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Dotted path of the field, e.g. 'options.extract_frames'.")
+    message: str
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details: every error the API answers has this shape."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "about:blank",
+                    "title": "Not Found",
+                    "status": 404,
+                    "detail": "No analysis with id 550e8400-e29b-41d4-a716-446655440000.",
+                }
+            ]
+        }
+    )
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str = Field(description="Human-readable explanation of this occurrence.")
+    errors: list[FieldError] | None = Field(
+        default=None, description="Validation errors, one per offending field."
+    )
+    checks: dict[str, str] | None = Field(
+        default=None, description="Readiness: each dependency and 'ok' or why it failed."
+    )
+
+
+def problem_response(description: str, example_detail: str) -> dict[str, Any]:
+    """An OpenAPI ``responses`` entry for a problem+json answer with an example."""
+    return {
+        "model": ProblemDetails,
+        "description": description,
+        "content": {PROBLEM_JSON: {"example": {"detail": example_detail}}},
+    }
+
+
+def move_problems_to_problem_json(openapi: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI documents every response model under the route's media type
+    (application/json); error bodies are application/problem+json, so move
+    their schema there and complete the examples."""
+    for path in openapi.get("paths", {}).values():
+        for operation in path.values():
+            for code, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if PROBLEM_JSON not in content:
+                    continue
+                moved = content.pop("application/json", {})
+                target = content[PROBLEM_JSON]
+                target.setdefault("schema", moved.get("schema", {}))
+                example = target.get("example")
+                if isinstance(example, dict) and code.isdigit():
+                    status = int(code)
+                    target["example"] = {
+                        "type": "about:blank",
+                        "title": _TITLES.get(status, "Error"),
+                        "status": status,
+                        **example,
+                    }
+    return openapi
+
+
+class BodySizeLimit:
+    """ASGI middleware: refuse request bodies larger than ``max_bytes`` with 413,
+    before the application reads them (declared length or counted stream)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self._app = app
+        self._max = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self._max:
+            await self._too_large()(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self._max:
+                    # An HTTPException passes the body parser and reaches the handlers.
+                    raise StarletteHTTPException(413, self._detail)
+            return message
+
+        await self._app(scope, counted, send)
+
+    @property
+    def _detail(self) -> str:
+        return f"Request body larger than {self._max} bytes."
+
+    def _too_large(self) -> JSONResponse:
+        return problem(413, self._detail)

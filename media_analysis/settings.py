@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
     read_your_writes_timeout_seconds: float = Field(default=5, ge=0)
+    api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    estimated_time_cache_seconds: float = Field(default=10, ge=0)
 
     # Processors
     processor_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from events import MediaType
 
@@ -20,8 +20,46 @@ class ResultSummary(BaseModel):
     topics: list[str] = Field(default_factory=list)
 
 
+_ID = "550e8400-e29b-41d4-a716-446655440000"
+_ITEM: dict[str, JsonValue] = {
+    "analysis_id": _ID,
+    "status": "completed",
+    "media_type": "video",
+    "prompt": "What is happening in this video?",
+    "progress": 100,
+    "created_at": "2026-01-20T10:00:00Z",
+    "updated_at": "2026-01-20T10:00:30Z",
+    "completed_at": "2026-01-20T10:00:30Z",
+}
+
+
 class AnalysisStatus(BaseModel):
     """Everything known about one analysis."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "analysis_id": _ID,
+                    "status": "completed",
+                    "progress": 100,
+                    "media_type": "video",
+                    "source_url": "https://example.com/video.mp4",
+                    "filename": "video.mp4",
+                    "prompt": "What is happening in this video?",
+                    "created_at": "2026-01-20T10:00:00Z",
+                    "updated_at": "2026-01-20T10:00:30Z",
+                    "completed_at": "2026-01-20T10:00:30Z",
+                    "result_summary": {
+                        "summary": "Video shows a person speaking about AI",
+                        "topics": ["AI", "Technology", "Future"],
+                    },
+                    "results": {"probe": {"duration": 30.0, "format": "mov,mp4,m4a,3gp,3g2,mj2"}},
+                    "error_message": None,
+                }
+            ]
+        }
+    )
 
     analysis_id: UUID
     status: Status
@@ -39,24 +77,52 @@ class AnalysisStatus(BaseModel):
 
 
 class AnalysisListItem(BaseModel):
+    """One analysis in the history."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_ITEM]})
+
     analysis_id: UUID
     status: Status
     media_type: MediaType
     prompt: str | None
-    progress: int
+    progress: int = Field(ge=0, le=100)
     created_at: datetime
+    updated_at: datetime
     completed_at: datetime | None
 
 
 class Pagination(BaseModel):
     page: int
     per_page: int
-    total: int
+    total: int = Field(description="Analyses matching the filters.")
     total_pages: int
+    next_cursor: str | None = Field(
+        default=None,
+        description="Pass as `cursor` (with the same sort_by and order) for the next page; "
+        "null on the last page.",
+    )
 
 
 class AnalysesPublic(BaseModel):
     """One page of the history."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "data": [_ITEM],
+                    "pagination": {
+                        "page": 1,
+                        "per_page": 20,
+                        "total": 100,
+                        "total_pages": 5,
+                        "next_cursor": "WyJjcmVhdGVkX2F0IiwiZGVzYyIsIjIwMjYtMDEtMjBUMTA6MDA6MDBa"
+                        "IiwiNTUwZTg0MDAtZTI5Yi00MWQ0LWE3MTYtNDQ2NjU1NDQwMDAwIiwyXQ==",
+                    },
+                }
+            ]
+        }
+    )
 
     data: list[AnalysisListItem]
     pagination: Pagination

@@ -7,12 +7,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import MediaAnalysisError
 from media_analysis.read_model import analysis_request
+from query_api.cursor import Cursor
 
 t = analysis_request
 
@@ -31,6 +32,8 @@ class HistoryQuery:
     date_to: datetime | None = None
     sort_by: str = "created_at"
     order: str = "desc"
+    after: Cursor | None = None
+    """Keyset mode: rows after this one (``page`` is then ignored)."""
 
 
 async def analysis_by_id(engine: AsyncEngine, analysis_id: UUID) -> dict[str, Any] | None:
@@ -38,7 +41,7 @@ async def analysis_by_id(engine: AsyncEngine, analysis_id: UUID) -> dict[str, An
         async with engine.connect() as conn:
             row = (await conn.execute(select(t).where(t.c.id == analysis_id))).mappings().first()
     except (SQLAlchemyError, OSError) as exc:
-        raise ReadModelUnavailable(f"the read model is unavailable: {exc}") from exc
+        raise ReadModelUnavailable(f"PostgreSQL is unavailable, retry later ({exc})") from exc
     return dict(row) if row is not None else None
 
 
@@ -57,11 +60,25 @@ def _filters(q: HistoryQuery) -> list[ColumnElement[bool]]:
     return conditions
 
 
+def _after(q: HistoryQuery, after: Cursor) -> ColumnElement[bool]:
+    """Rows strictly after ``after`` in the order (sort column, id), NULLs last."""
+    column = t.c[q.sort_by]
+    if after.value is None:  # only completed_at is nullable: we are in the NULL tail
+        beyond_id = t.c.id > after.last_id if q.order == "asc" else t.c.id < after.last_id
+        return and_(column.is_(None), beyond_id)
+    key, last = tuple_(column, t.c.id), tuple_(after.value, after.last_id)
+    beyond = key > last if q.order == "asc" else key < last
+    return or_(beyond, column.is_(None)) if q.sort_by == "completed_at" else beyond
+
+
 def _page_query(q: HistoryQuery) -> Select[Any]:
     column = t.c[q.sort_by]
     ordering = column.asc() if q.order == "asc" else column.desc()
     tie_break = t.c.id.asc() if q.order == "asc" else t.c.id.desc()
-    return (
+    conditions = _filters(q)
+    if q.after is not None:
+        conditions.append(_after(q, q.after))
+    query = (
         select(
             t.c.id,
             t.c.status,
@@ -69,22 +86,24 @@ def _page_query(q: HistoryQuery) -> Select[Any]:
             t.c.prompt,
             t.c.progress,
             t.c.created_at,
+            t.c.updated_at,
             t.c.completed_at,
         )
-        .where(and_(*_filters(q)))
+        .where(and_(*conditions))
         .order_by(ordering.nulls_last(), tie_break)
-        .limit(q.per_page)
-        .offset((q.page - 1) * q.per_page)
+        .limit(q.per_page + 1)  # one more tells whether a next page exists
     )
+    return query if q.after is not None else query.offset((q.page - 1) * q.per_page)
 
 
 async def history(engine: AsyncEngine, q: HistoryQuery) -> tuple[list[dict[str, Any]], int]:
-    """One page of analyses and the total number matching the filters."""
+    """One page of analyses (``per_page`` + 1 rows when a next page exists) and
+    the total number matching the filters."""
     count = select(func.count()).select_from(t).where(and_(*_filters(q)))
     try:
         async with engine.connect() as conn:
             rows = (await conn.execute(_page_query(q))).mappings().all()
             total = int((await conn.execute(count)).scalar_one())
     except (SQLAlchemyError, OSError) as exc:
-        raise ReadModelUnavailable(f"the read model is unavailable: {exc}") from exc
+        raise ReadModelUnavailable(f"PostgreSQL is unavailable, retry later ({exc})") from exc
     return [dict(r) for r in rows], total

@@ -28,7 +28,7 @@ export KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$MA_KAFKA_PORT"
 DATABASE_URL="$(scripts/postgres.sh url)"
 export DATABASE_URL
 
-.venv/bin/pytest "$@"
+.venv/bin/pytest --cov --cov-report=term "$@"
 rc=$?
 if [[ $rc -eq 5 ]]; then
   echo "run-tests: pytest collected no tests; that is a failure" >&2

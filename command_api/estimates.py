@@ -1,0 +1,85 @@
+"""``estimated_time``: the median duration (completed_at - created_at) of the
+most recent completed analyses of the same media type, falling back to a
+default per type when there are none or the database does not answer.
+
+One query per media type per ``ttl`` seconds at most, whatever the request rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from typing import Protocol
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from media_analysis.read_model import analysis_request
+
+log = logging.getLogger(__name__)
+
+t = analysis_request
+
+DEFAULT_SECONDS: dict[str, int] = {
+    "video": 60,
+    "audio": 30,
+    "document": 15,
+    "image": 10,
+    "unknown": 45,
+}
+"""Estimates until completed analyses of a type teach better."""
+
+SAMPLE_SIZE = 100
+"""How many of the most recent completed analyses the median is taken over."""
+
+
+class DurationEstimator(Protocol):
+    async def seconds_for(self, media_type: str) -> int: ...
+
+
+class MedianDurationEstimator:
+    """Median of recent completed analyses, cached per media type."""
+
+    def __init__(self, engine: AsyncEngine, *, ttl: float, timeout: float = 1.0) -> None:
+        self._engine = engine
+        self._ttl = ttl
+        self._timeout = timeout
+        self._cache: dict[str, tuple[float, int]] = {}
+
+    async def seconds_for(self, media_type: str) -> int:
+        now = time.monotonic()
+        cached = self._cache.get(media_type)
+        if cached is not None and now - cached[0] < self._ttl:
+            return cached[1]
+        estimate = await self._median(media_type)
+        self._cache[media_type] = (now, estimate)
+        return estimate
+
+    async def _median(self, media_type: str) -> int:
+        default = DEFAULT_SECONDS.get(media_type, DEFAULT_SECONDS["unknown"])
+        recent = (
+            select(func.extract("epoch", t.c.completed_at - t.c.created_at).label("seconds"))
+            .where(t.c.status == "completed", t.c.media_type == media_type)
+            .order_by(t.c.completed_at.desc())
+            .limit(SAMPLE_SIZE)
+            .subquery()
+        )
+        median = select(func.percentile_cont(0.5).within_group(recent.c.seconds))
+
+        async def query() -> float | None:
+            async with self._engine.connect() as conn:
+                result: float | None = (await conn.execute(median)).scalar_one_or_none()
+            return result
+
+        try:
+            value = await asyncio.wait_for(query(), self._timeout)
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            # An estimate is advisory: a database hiccup must not fail the request.
+            log.warning("estimated_time falls back to the default: %s", exc)
+            return default
+        if value is None:
+            return default
+        return max(1, math.ceil(float(value)))

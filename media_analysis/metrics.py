@@ -1,0 +1,164 @@
+"""Prometheus metrics of the HTTP API: ``GET /metrics``.
+
+- ``media_analysis_http_requests_total`` and ``..._duration_seconds``: per
+  method, route template (never the raw path, so ids do not explode the label
+  set) and status.
+- ``media_analysis_events_produced_total``: events the command side recorded.
+- ``media_analysis_projector_lag_events``: per partition, the log's end offset
+  minus the projector's stored position (computed when scraped).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from fastapi import APIRouter, FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from events import EVENTS_TOPIC
+from media_analysis.database import create_engine
+from media_analysis.read_model import projection_position
+from media_analysis.settings import Settings
+
+log = logging.getLogger(__name__)
+
+REQUESTS = Counter(
+    "media_analysis_http_requests_total", "HTTP requests answered.", ["method", "route", "status"]
+)
+LATENCY = Histogram(
+    "media_analysis_http_request_duration_seconds",
+    "Time to answer an HTTP request.",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+EVENTS_PRODUCED = Counter(
+    "media_analysis_events_produced_total", "Events recorded in the log by this process.", ["type"]
+)
+PROJECTOR_LAG = Gauge(
+    "media_analysis_projector_lag_events",
+    "Events in the log the projector has not applied yet.",
+    ["partition"],
+)
+PROJECTOR_LAG_KNOWN = Gauge(
+    "media_analysis_projector_lag_known", "1 when the last scrape could compute the lag, else 0."
+)
+
+PROJECTION = "analysis_request"
+LAG_TIMEOUT_SECONDS = 2.0
+
+
+class RequestMetrics:
+    """ASGI middleware counting and timing every HTTP request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self._app(scope, receive, record_status)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            method = str(scope.get("method", ""))
+            REQUESTS.labels(method, route, str(status)).inc()
+            LATENCY.labels(method, route).observe(time.perf_counter() - started)
+
+
+class ProjectorLag:
+    """End offsets from Kafka minus positions from PostgreSQL, on demand."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._bootstrap = settings.kafka_bootstrap_list
+        self._engine: AsyncEngine = create_engine(settings, pool_size=1)
+        self._clients: tuple[AIOKafkaAdminClient, AIOKafkaConsumer] | None = None
+
+    async def refresh(self) -> None:
+        try:
+            lag = await asyncio.wait_for(self._lag(), LAG_TIMEOUT_SECONDS)
+        except Exception as exc:  # a scrape must answer; the gauge says the lag is unknown
+            log.warning("projector lag unknown: %s", exc)
+            PROJECTOR_LAG_KNOWN.set(0)
+            await self._drop_consumer()
+            return
+        for partition, behind in lag.items():
+            PROJECTOR_LAG.labels(str(partition)).set(behind)
+        PROJECTOR_LAG_KNOWN.set(1)
+
+    async def _lag(self) -> dict[int, int]:
+        if self._clients is None:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, request_timeout_ms=2000)
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self._bootstrap, enable_auto_commit=False, request_timeout_ms=2000
+            )
+            self._clients = (admin, consumer)
+            await admin.start()
+            await consumer.start()
+        admin, consumer = self._clients
+        (topic,) = await admin.describe_topics([EVENTS_TOPIC])
+        wanted = [TopicPartition(EVENTS_TOPIC, p["partition"]) for p in topic["partitions"]]
+        ends = await consumer.end_offsets(wanted)
+        query = select(projection_position.c.partition, projection_position.c.next_offset).where(
+            projection_position.c.projection == PROJECTION,
+            projection_position.c.topic == EVENTS_TOPIC,
+        )
+        async with self._engine.connect() as conn:
+            applied = {row.partition: row.next_offset for row in (await conn.execute(query)).all()}
+        return {
+            tp.partition: max(0, end - applied.get(tp.partition, 0)) for tp, end in ends.items()
+        }
+
+    async def _drop_consumer(self) -> None:
+        clients, self._clients = self._clients, None
+        if clients is not None:
+            await clients[0].close()
+            await clients[1].stop()
+
+    async def close(self) -> None:
+        await self._drop_consumer()
+        await self._engine.dispose()
+
+
+@asynccontextmanager
+async def metrics_lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
+    lag = ProjectorLag(settings)
+    app.state.projector_lag = lag
+    try:
+        yield
+    finally:
+        await lag.close()
+
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+)
+async def metrics(request: Request) -> Response:
+    lag: ProjectorLag | None = getattr(request.app.state, "projector_lag", None)
+    if lag is not None:
+        await lag.refresh()
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,137 @@
+"""estimated_time on a real PostgreSQL: the median duration of recent completed
+analyses of the same media type, defaults without any, cached between queries."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+import asyncpg
+import pytest
+
+from command_api.estimates import DEFAULT_SECONDS, MedianDurationEstimator
+from events import AnalysisCompleted, AnalysisFailed, AnalysisRequested, new_envelope
+from media_analysis.database import create_engine
+from media_analysis.settings import Settings
+from projector.store import Record, apply_batch
+from tests.conftest import BIN, free_port
+
+
+@pytest.fixture(scope="module")
+def scratch_url(infra_env: dict[str, str]) -> Iterator[str]:
+    """A migrated database of its own: the medians depend on every row in it."""
+    admin_dsn = infra_env["DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://")
+    name = f"estimates_{uuid4().hex[:8]}"
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(admin_dsn)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    url = infra_env["DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}"
+    subprocess.run(
+        [str(BIN / "media-analysis"), "migrate"],
+        env={**os.environ, "DATABASE_URL": url},
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    yield url
+    asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+def fold(url: str, analyses: list[tuple[str, float, bool]]) -> None:
+    """Fold one analysis per (media_type, seconds, completed) into the database."""
+    start = datetime.now(UTC) - timedelta(hours=1)
+    records: list[Record] = []
+    partition = uuid4().int % 1000
+    for media_type, seconds, completed in analyses:
+        analysis_id = uuid4()
+        requested = AnalysisRequested(
+            analysis_id=analysis_id,
+            prompt="p",
+            media_url="https://m.invalid/a",
+            media_type=media_type,
+        )
+        outcome: Any = (
+            AnalysisCompleted(analysis_id=analysis_id, results={})
+            if completed
+            else AnalysisFailed(
+                analysis_id=analysis_id, error_code="x", error_message="y", retryable=False
+            )
+        )
+        for event, at in ((requested, start), (outcome, start + timedelta(seconds=seconds))):
+            env = new_envelope(event, source="/test/estimates", time=at)
+            records.append(Record(partition, len(records), env))
+
+    async def apply() -> None:
+        engine = create_engine(Settings(database_url=url))
+        try:
+            await apply_batch(engine, records)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(apply())
+
+
+def estimate(url: str, media_type: str, ttl: float = 0) -> int:
+    async def ask() -> int:
+        engine = create_engine(Settings(database_url=url))
+        try:
+            return await MedianDurationEstimator(engine, ttl=ttl).seconds_for(media_type)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(ask())
+
+
+def test_without_completed_analyses_the_defaults_apply(scratch_url: str) -> None:
+    assert {t: estimate(scratch_url, t) for t in DEFAULT_SECONDS} == DEFAULT_SECONDS
+
+
+def test_the_estimate_is_the_median_of_completed_analyses_of_that_type(scratch_url: str) -> None:
+    fold(
+        scratch_url,
+        [
+            ("video", 10, True),
+            ("video", 20, True),
+            ("video", 30.2, True),
+            ("video", 40, True),
+            ("video", 5000, True),  # one outlier does not move a median
+            ("video", 1, False),  # failed ones do not count
+            ("audio", 4, True),
+        ],
+    )
+    assert estimate(scratch_url, "video") == 31  # 30.2 s, rounded up
+    assert estimate(scratch_url, "audio") == 4
+    assert estimate(scratch_url, "image") == DEFAULT_SECONDS["image"]
+
+
+def test_the_estimate_is_cached_for_its_ttl(scratch_url: str) -> None:
+    async def twice() -> tuple[int, int, int]:
+        engine = create_engine(Settings(database_url=scratch_url))
+        cached = MedianDurationEstimator(engine, ttl=300)
+        fresh = MedianDurationEstimator(engine, ttl=0)
+        try:
+            first = await cached.seconds_for("document")
+            await asyncio.to_thread(fold, scratch_url, [("document", 99, True)])
+            return first, await cached.seconds_for("document"), await fresh.seconds_for("document")
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(twice()) == (DEFAULT_SECONDS["document"], DEFAULT_SECONDS["document"], 99)
+
+
+def test_an_unreachable_database_gives_the_default_quickly() -> None:
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/nothing"
+    started = datetime.now(UTC)
+    assert estimate(url, "audio") == DEFAULT_SECONDS["audio"]
+    assert datetime.now(UTC) - started < timedelta(seconds=3)
