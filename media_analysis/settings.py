@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     media_fetch_timeout_seconds: float = Field(default=120, gt=0)
     work_dir: Path = Path(".state/work")
 
+    # Projector
+    projector_group_id: str = Field(default="media-analysis-projector", min_length=1)
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("media_fetch_allowed_networks", mode="before")
