@@ -6,7 +6,9 @@ event changes nothing. Rules (DESIGN.md, "The read model"):
 - pending → processing → completed | failed; deleted is terminal from any state;
 - progress never decreases;
 - a completed or failed analysis is not reopened by a late or duplicate event;
-- every timestamp comes from the events, so a replay yields the same table.
+- every timestamp comes from the events, so a replay yields the same table;
+- a deleted analysis keeps no client content (``erased``): the events stay in
+  the log, the read side forgets what they said.
 """
 
 from __future__ import annotations
@@ -56,6 +58,23 @@ class AnalysisState:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+def erased(state: AnalysisState) -> AnalysisState:
+    """``state`` without the client's content: prompt, media URL, file name, settings,
+    results and error text. Ids, status, media type and timestamps stay, so the
+    row still says that an analysis existed and when it was deleted."""
+    return replace(
+        state,
+        prompt=None,
+        source_url="",
+        filename=None,
+        analysis_config={},
+        analysis_options={},
+        results={},
+        result_summary=None,
+        error_message=None,
+    )
+
+
 def apply(state: AnalysisState | None, envelope: Envelope) -> AnalysisState | None:
     """Fold one event into the state of its analysis."""
     event = envelope.data
@@ -88,7 +107,7 @@ def apply(state: AnalysisState | None, envelope: Envelope) -> AnalysisState | No
     if isinstance(event, AnalysisDeleted):
         if state.status == "deleted":
             return state
-        return replace(state, status="deleted", deleted_at=at, updated_at=at)
+        return erased(replace(state, status="deleted", deleted_at=at, updated_at=at))
     if state.status in TERMINAL:
         return state
     if isinstance(event, AnalysisStarted):
