@@ -17,6 +17,7 @@ from command_api.bootstrap import command_lifespan
 from command_api.routes import router as command_router
 from media_analysis import health, problems
 from media_analysis.settings import Settings
+from query_api.audit import router as audit_router
 from query_api.bootstrap import query_lifespan
 from query_api.routes import router as query_router
 
@@ -49,4 +50,5 @@ def build_app(settings: Settings, sides: tuple[Side, ...] = ("command", "query")
         app.include_router(command_router)
     if "query" in sides:
         app.include_router(query_router)
+        app.include_router(audit_router)
     return app
