@@ -6,7 +6,8 @@ process with a database and consumer group of its own and times it until its
 stored positions reach the end of the log. Writes the result to
 benchmarks/projector_backlog.json.
 
-    DATABASE_URL=... KAFKA_BOOTSTRAP_SERVERS=... python benchmarks/projector_backlog.py 20000
+    DATABASE_URL=... KAFKA_BOOTSTRAP_SERVERS=... PYTHONPATH=. .venv/bin/python \
+        benchmarks/projector_backlog.py 20000
 """
 
 from __future__ import annotations
