@@ -91,12 +91,23 @@ class AnalysisFailed(AnalysisEvent):
     stage: str | None = Field(default=None, description="The stage that failed, if any.")
 
 
+DeletionInitiator = Literal["client", "operator"]
+
+
 class AnalysisDeleted(AnalysisEvent):
-    """The client deleted the analysis; terminal from any state."""
+    """The analysis was deleted; terminal from any state.
+
+    Version 2 split version 1's free-text ``reason`` in two: who asked
+    (``initiator``, which subscribers can act on) and their words (``note``).
+    Version 1 events are upcast: ``reason`` becomes ``note`` and the initiator is
+    ``client``, the only one version 1 knew.
+    """
 
     TYPE: ClassVar[str] = "media-analysis.analysis.deleted"
+    VERSION: ClassVar[int] = 2
 
-    reason: str | None = Field(default=None, description="Why, if the client said.")
+    initiator: DeletionInitiator = Field(default="client", description="Who asked for it.")
+    note: str | None = Field(default=None, description="Why, in their words, if they said.")
 
 
 EVENT_CLASSES: dict[str, type[AnalysisEvent]] = {

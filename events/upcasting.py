@@ -42,3 +42,12 @@ def upcast(event_type: str, version: int, current: int, data: dict[str, Any]) ->
         data = step(data)
         version += 1
     return data
+
+
+@register("media-analysis.analysis.deleted", 1)
+def _deleted_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 ``reason`` -> v2 ``note``; every v1 deletion came from the client."""
+    upgraded = {k: v for k, v in data.items() if k != "reason"}
+    upgraded["note"] = data.get("reason")
+    upgraded["initiator"] = "client"
+    return upgraded

@@ -18,6 +18,7 @@ from command_api.routes import router as command_router
 from media_analysis import health, metrics, problems
 from media_analysis.settings import Settings
 from query_api.artifacts import artifact_router
+from query_api.audit import router as audit_router
 from query_api.bootstrap import query_lifespan
 from query_api.routes import router as query_router
 
@@ -55,4 +56,5 @@ def build_app(settings: Settings, sides: tuple[Side, ...] = ("command", "query")
     if "query" in sides:
         app.include_router(query_router)
         app.include_router(artifact_router(settings))
+        app.include_router(audit_router)
     return app

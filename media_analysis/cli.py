@@ -8,6 +8,8 @@ media-analysis projector      the read-model projector
 media-analysis all            api, processor and projector in one process
 media-analysis migrate        alembic upgrade head
 media-analysis create-topics  create the event topics (retention forever)
+media-analysis projection rebuild  replay the log into fresh tables, then switch to them
+media-analysis projection verify   compare the live table with a replay of the log
 """
 
 from __future__ import annotations
@@ -111,8 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "all",
             "migrate",
             "create-topics",
+            "projection",
         ],
     )
+    parser.add_argument("action", nargs="?", choices=["rebuild", "verify"])
     args = parser.parse_args(argv)
     settings = Settings()
     logging.basicConfig(
@@ -136,6 +140,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _run(lambda: _serve(settings, ("query",), ()))
     elif command in ("processor", "projector"):
         _run(lambda: _serve(settings, (), (command,)))
+    elif command == "projection":
+        from projector.commands import projection_command
+
+        if args.action is None:
+            parser.error("projection needs an action: rebuild or verify")
+        return projection_command(args.action, settings)
     elif command == "all":
         _run(lambda: _serve(settings, ("command", "query"), ("processor", "projector")))
     return 0

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     llm_model: str = "gpt-4o-mini"
     llm_timeout_seconds: float = Field(default=60, gt=0)
 
+    # Projector
+    projector_group_id: str = Field(default="media-analysis-projector", min_length=1)
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("media_fetch_allowed_networks", mode="before")

@@ -15,5 +15,5 @@ def build_broker(settings: Settings) -> tuple[KafkaBroker, AsyncEngine]:
     """The projector's broker and the engine it writes through."""
     broker = build_kafka_broker(settings, "media-analysis-projector")
     engine = create_engine(settings, pool_size=2)
-    register(broker, engine)
+    register(broker, engine, group_id=settings.projector_group_id)
     return broker, engine

@@ -86,13 +86,19 @@ async def _raw_bodies(message: KafkaMessage) -> Any:
     return message.body
 
 
-def register(broker: KafkaBroker, engine: AsyncEngine, *, max_records: int = 500) -> None:
+def register(
+    broker: KafkaBroker,
+    engine: AsyncEngine,
+    *,
+    max_records: int = 500,
+    group_id: str = GROUP_ID,
+) -> None:
     """Declare the projector's subscriber on ``broker``."""
     listener = SeekToStoredPositions(engine)
 
     subscriber = broker.subscriber(
         EVENTS_TOPIC,
-        group_id=GROUP_ID,
+        group_id=group_id,
         batch=True,
         max_records=max_records,
         batch_timeout_ms=50,
@@ -110,6 +116,6 @@ def register(broker: KafkaBroker, engine: AsyncEngine, *, max_records: int = 500
         batch = list(raw) if isinstance(raw, tuple | list) else [raw]
         records, poison = to_records(batch)
         for msg, reason in poison:
-            await send_to_dead_letter(broker, msg, reason, GROUP_ID)
+            await send_to_dead_letter(broker, msg, reason, group_id)
         outcome = await _retry_db(lambda: apply_batch(engine, records), "apply a batch")
         log.debug("projector: applied %s, skipped %s", outcome.applied, outcome.skipped)

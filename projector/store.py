@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ColumnElement, literal, select, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from events import EVENTS_TOPIC, Envelope
+from events import EVENTS_TOPIC, AnalysisDeleted, Envelope
 from media_analysis.read_model import analysis_event, analysis_request, projection_position
 from projector.fold import AnalysisState, apply
 
@@ -124,6 +124,32 @@ async def _save_states(conn: AsyncConnection, states: Sequence[AnalysisState]) -
     await conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=columns))
 
 
+ERASED_FIELDS = (
+    "prompt", "media_url", "filename", "config", "options",
+    "results", "summary", "topics", "error_message", "detail",
+)  # fmt: skip
+"""What the events of a deleted analysis said of the client's content."""
+
+
+async def _erase_audit_content(conn: AsyncConnection, deleted: set[UUID]) -> None:
+    """Drop the client's content from the audit rows of deleted analyses (the
+    events stay in the log). Runs for every batch touching a deleted analysis,
+    so rows of late events are erased too, and a replay erases the same."""
+    if not deleted:
+        return
+    data: ColumnElement[Any] = analysis_event.c.data
+    for name in ERASED_FIELDS:
+        data = data.op("-")(literal(name))
+    await conn.execute(
+        update(analysis_event)
+        .where(
+            analysis_event.c.analysis_id.in_(deleted),
+            analysis_event.c.type != AnalysisDeleted.TYPE,
+        )
+        .values(data=data.op("||")(literal({"erased": True}, JSONB)))
+    )
+
+
 async def _save_positions(conn: AsyncConnection, positions: dict[int, int]) -> None:
     stmt = insert(projection_position).values(
         [
@@ -150,6 +176,7 @@ async def apply_batch(engine: AsyncEngine, records: Sequence[Record]) -> BatchOu
         to_apply = [r for r in fresh if r.envelope is not None and r.envelope.id in new_ids]
         states = await _load_states(conn, {r.envelope.analysis_id for r in to_apply if r.envelope})
         changed: dict[UUID, AnalysisState] = {}
+        touched = {r.envelope.analysis_id for r in to_apply if r.envelope is not None}
         for record in to_apply:
             assert record.envelope is not None
             analysis_id = record.envelope.analysis_id
@@ -159,6 +186,9 @@ async def apply_batch(engine: AsyncEngine, records: Sequence[Record]) -> BatchOu
                 states[analysis_id] = after
                 changed[analysis_id] = after
         await _save_states(conn, list(changed.values()))
+        await _erase_audit_content(
+            conn, {a for a, s in states.items() if s.status == "deleted" and a in touched}
+        )
         positions = dict(stored)
         for r in fresh:
             positions[r.partition] = max(positions.get(r.partition, 0), r.offset + 1)

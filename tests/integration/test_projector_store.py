@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from events import (
     AnalysisCompleted,
+    AnalysisDeleted,
     AnalysisEvent,
     AnalysisRequested,
     AnalysisStarted,
@@ -99,3 +100,38 @@ def test_an_undecodable_record_still_advances_the_position(run: Any) -> None:
     outcome = run(lambda engine: apply_batch(engine, [Record(partition, 0, None)]))
     assert outcome.applied == 0
     assert run(stored_positions)[partition] == 1
+
+
+def test_a_deleted_analysis_keeps_its_audit_rows_without_the_clients_content(run: Any) -> None:
+    partition = 700 + uuid4().int % 90
+    analysis_id = uuid4()
+    envelopes = [
+        *_events(analysis_id),
+        new_envelope(AnalysisDeleted(analysis_id=analysis_id), source="/test"),
+    ]
+    records = [Record(partition, offset, env) for offset, env in enumerate(envelopes)]
+    run(lambda engine: apply_batch(engine, records[:3]))
+    run(lambda engine: apply_batch(engine, records[3:]))
+
+    row = _row(run, analysis_id)
+    assert (row["status"], row["prompt"], row["source_url"], row["results"]) == (
+        "deleted",
+        None,
+        "",
+        {},
+    )
+    assert row["audit_rows"] == 4
+
+    async def audit(engine: Any) -> list[Any]:
+        async with engine.connect() as conn:
+            query = select(analysis_event.c.type, analysis_event.c.data).where(
+                analysis_event.c.analysis_id == analysis_id
+            )
+            return list((await conn.execute(query)).all())
+
+    by_type = {t.rsplit(".", 1)[1]: d for t, d in run(audit)}
+    assert "prompt" not in by_type["requested"]
+    assert "media_url" not in by_type["requested"]
+    assert by_type["requested"]["erased"] is True
+    assert "results" not in by_type["completed"]
+    assert by_type["started"]["processor"] == "t"  # not the client's content: kept

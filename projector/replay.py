@@ -1,0 +1,123 @@
+"""Replay the event log into a set of projection tables, up to given offsets.
+
+The replay reads with a plain consumer that belongs to no group (it assigns
+every partition itself), starts each partition at the position stored with the
+target tables, and applies batches through the projector's own one-transaction
+store, so a replayed table is built by exactly the code that builds the live one
+and an interrupted replay resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from events import EVENTS_TOPIC, MediaAnalysisError
+from media_analysis.settings import Settings
+from projector.consumer import to_records
+from projector.store import apply_batch, stored_positions
+
+Offsets = dict[int, int]
+"""Partition -> offset."""
+
+BATCH = 500
+
+
+class EventTopicMissing(MediaAnalysisError):
+    """The event topic does not exist on this cluster."""
+
+
+class LogShorterThanProjection(MediaAnalysisError):
+    """A projection claims positions beyond the end of the log."""
+
+
+@asynccontextmanager
+async def log_reader(settings: Settings) -> AsyncIterator[AIOKafkaConsumer]:
+    """A consumer assigned to every partition of the event topic, in no group."""
+    # Subscribed without a group, the consumer is assigned every partition itself.
+    consumer = AIOKafkaConsumer(
+        EVENTS_TOPIC,
+        bootstrap_servers=settings.kafka_bootstrap_list,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        request_timeout_ms=settings.kafka_request_timeout_ms,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+    )
+    await consumer.start()
+    try:
+        if not consumer.assignment():
+            raise EventTopicMissing(f"topic {EVENTS_TOPIC} has no partitions")
+        yield consumer
+    finally:
+        await consumer.stop()
+
+
+async def end_offsets(consumer: AIOKafkaConsumer) -> Offsets:
+    """Where each partition's log ends now."""
+    ends = await consumer.end_offsets(list(consumer.assignment()))
+    return {tp.partition: int(offset) for tp, offset in ends.items()}
+
+
+async def remaining(engine: AsyncEngine, targets: Offsets) -> int:
+    """Records between the positions stored in ``engine``'s tables and ``targets``."""
+    stored = await stored_positions(engine)
+    return sum(max(0, end - stored.get(p, 0)) for p, end in targets.items())
+
+
+async def replay(
+    engine: AsyncEngine,
+    consumer: AIOKafkaConsumer,
+    targets: Offsets,
+    on_batch: Callable[[int], None] = lambda n: None,
+) -> int:
+    """Apply every record below ``targets`` not yet applied to ``engine``'s tables.
+
+    Returns how many records were read; ``on_batch`` hears each batch's size.
+    """
+    stored = await stored_positions(engine)
+    pending: dict[TopicPartition, int] = {}
+    for tp in consumer.assignment():
+        start, end = stored.get(tp.partition, 0), targets.get(tp.partition, 0)
+        if start < end:
+            consumer.seek(tp, start)
+            pending[tp] = end
+    # Paused partitions are not fetched: only what this replay needs is read.
+    consumer.pause(*(tp for tp in consumer.assignment() if tp not in pending))
+    consumer.resume(*pending)
+    read = 0
+    while pending:
+        fetched = await consumer.getmany(*pending, timeout_ms=1000, max_records=BATCH)
+        raw: list[Any] = []
+        for tp, messages in fetched.items():
+            end = pending[tp]
+            raw.extend(m for m in messages if m.offset < end)
+            if messages and messages[-1].offset >= end - 1:
+                del pending[tp]
+                consumer.pause(tp)
+        if not fetched:
+            await _settle(consumer, pending)
+        records, _poison = to_records(raw)  # poison was sent to the DLQ when first seen
+        await apply_batch(engine, records)
+        read += len(records)
+        on_batch(len(records))
+    return read
+
+
+async def _settle(consumer: AIOKafkaConsumer, pending: dict[TopicPartition, int]) -> None:
+    """Nothing came: drop partitions already past their target (offset gaps), fail
+    on targets the log cannot reach, and keep waiting for the rest."""
+    for tp, end in list(pending.items()):
+        if await consumer.position(tp) >= end:
+            del pending[tp]
+    ends = await consumer.end_offsets(list(pending))
+    for tp, end in pending.items():
+        if ends[tp] < end:
+            raise LogShorterThanProjection(
+                f"partition {tp.partition} ends at offset {ends[tp]}, but the projection "
+                f"is at {end}: the log lost records or this is another cluster"
+            )

@@ -1,0 +1,166 @@
+"""The audit trail of one analysis: its events in log order, and its state as of a
+moment folded from them (``GET /api/media/{id}/events?as_of=...``).
+
+Reads the ``analysis_event`` rows the projector stores; older schema versions are
+upcast on the way, and the fold is the projector's own (``media_analysis.analysis_fold``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from events import EVENT_CLASSES, AnalysisDeleted, Envelope, EventDecodeError, MediaAnalysisError
+from events.upcasting import upcast
+from media_analysis.analysis_fold import AnalysisState, apply
+from media_analysis.read_model import analysis_event
+from query_api.bootstrap import QueryContext
+
+router = APIRouter(prefix="/api/media", tags=["audit"])
+
+
+class AuditUnavailable(MediaAnalysisError):
+    """The audit trail could not be read."""
+
+
+class AuditEvent(BaseModel):
+    """One event as the log recorded it (CloudEvents attributes and data)."""
+
+    id: str
+    type: str
+    time: datetime
+    schema_version: int
+    partition: int
+    offset: int
+    correlation_id: str | None
+    causation_id: str | None
+    data: dict[str, Any]
+
+
+class StateAsOf(BaseModel):
+    """The analysis folded from its events up to ``as_of`` (or all of them)."""
+
+    status: str
+    progress: int
+    media_type: str
+    source_url: str
+    filename: str | None
+    prompt: str | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    result_summary: dict[str, Any] | None
+    results: dict[str, Any]
+    error_message: str | None
+
+
+class AnalysisEvents(BaseModel):
+    analysis_id: UUID
+    as_of: datetime | None = Field(description="Only events at or before this time, if given.")
+    events: list[AuditEvent]
+    state: StateAsOf
+
+
+def _context(request: Request) -> QueryContext:
+    context: QueryContext = request.app.state.query
+    return context
+
+
+async def _rows(engine: AsyncEngine, analysis_id: UUID) -> list[Any]:
+    t = analysis_event
+    query = select(t).where(t.c.analysis_id == analysis_id).order_by(t.c.partition, t.c.offset)
+    try:
+        async with engine.connect() as conn:
+            return list((await conn.execute(query)).all())
+    except (SQLAlchemyError, OSError) as exc:
+        raise AuditUnavailable(f"the audit trail is unavailable: {exc}") from exc
+
+
+def _envelope(row: Any) -> Envelope:
+    cls = EVENT_CLASSES.get(row.type)
+    if cls is None:
+        raise EventDecodeError(f"unknown event type {row.type!r}")
+    data = upcast(row.type, row.schema_version, cls.VERSION, dict(row.data))
+    try:
+        return Envelope(
+            id=row.event_id,
+            source="/media-analysis/audit",  # the audit row does not keep the source
+            type=row.type,
+            subject=str(row.analysis_id),
+            time=row.time,
+            schema_version=cls.VERSION,
+            correlation_id=row.correlation_id or row.event_id,
+            causation_id=row.causation_id,
+            data=cls.model_validate(data),
+        )
+    except ValidationError as exc:
+        raise EventDecodeError(f"stored {row.type} does not match its schema: {exc}") from exc
+
+
+def _state(state: AnalysisState) -> StateAsOf:
+    row = state.as_row()
+    return StateAsOf.model_validate({k: row[k] for k in StateAsOf.model_fields})
+
+
+@router.get(
+    "/{analysis_id}/events",
+    response_model=AnalysisEvents,
+    summary="The analysis's events in order, and its state as of a moment",
+    responses={
+        400: {"description": "Malformed UUID."},
+        404: {"description": "Unknown analysis, or none yet at `as_of`."},
+        410: {"description": "The analysis was deleted; its content is erased."},
+        503: {"description": "PostgreSQL unavailable."},
+    },
+)
+async def analysis_events(
+    analysis_id: str,
+    ctx: Annotated[QueryContext, Depends(_context)],
+    as_of: Annotated[datetime | None, Query(description="ISO 8601 time with zone")] = None,
+) -> AnalysisEvents:
+    try:
+        uid = UUID(analysis_id)
+    except ValueError:
+        raise HTTPException(400, f"'{analysis_id}' is not a valid analysis id (UUID).") from None
+    if as_of is not None and as_of.tzinfo is None:
+        raise HTTPException(400, "as_of must carry a time zone, e.g. 2026-01-01T12:00:00Z.")
+    try:
+        rows = await _rows(ctx.engine, uid)
+    except AuditUnavailable as exc:
+        raise HTTPException(503, str(exc)) from exc
+    if not rows:
+        raise HTTPException(404, f"No analysis with id {uid}.")
+    if any(r.type == AnalysisDeleted.TYPE for r in rows):
+        raise HTTPException(410, f"Analysis {uid} has been deleted.")
+    shown = [r for r in rows if as_of is None or r.time <= as_of]
+    state: AnalysisState | None = None
+    for row in shown:
+        state = apply(state, _envelope(row))
+    if state is None:
+        raise HTTPException(404, f"Analysis {uid} did not exist yet at {as_of}.")
+    return AnalysisEvents(
+        analysis_id=uid,
+        as_of=as_of,
+        events=[
+            AuditEvent(
+                id=r.event_id,
+                type=r.type,
+                time=r.time,
+                schema_version=r.schema_version,
+                partition=r.partition,
+                offset=r.offset,
+                correlation_id=r.correlation_id,
+                causation_id=r.causation_id,
+                data=r.data,
+            )
+            for r in shown
+        ],
+        state=_state(state),
+    )
