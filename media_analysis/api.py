@@ -20,6 +20,7 @@ from media_analysis.settings import Settings
 from query_api.artifacts import artifact_router
 from query_api.audit import router as audit_router
 from query_api.bootstrap import query_lifespan
+from query_api.contract import router as contract_router
 from query_api.routes import router as query_router
 
 Side = Literal["command", "query"]
@@ -57,4 +58,5 @@ def build_app(settings: Settings, sides: tuple[Side, ...] = ("command", "query")
         app.include_router(query_router)
         app.include_router(artifact_router(settings))
         app.include_router(audit_router)
+        app.include_router(contract_router)
     return app
