@@ -25,7 +25,7 @@ OUT = Path(__file__).resolve().parent / "results"
 
 PROFILES: dict[str, dict[str, Any]] = {
     # seconds per run, runs per scenario, rows for history, saturation steps
-    "quick": {"seconds": 20, "repeat": 3, "history_rows": 1_000_000, "post_sustain": 60},
+    "quick": {"seconds": 10, "repeat": 3, "history_rows": 1_000_000, "post_sustain": 30},
     "full": {"seconds": 60, "repeat": 3, "history_rows": 1_000_000, "post_sustain": 600},
 }
 
