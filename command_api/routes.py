@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
-from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response, status
 
 from command_api import handlers
 from command_api.analysis_lookup import ReadModelUnavailable
@@ -14,6 +13,7 @@ from command_api.idempotency import IdempotencyKeyReused
 from command_api.publisher import EventLogUnavailable
 from command_api.read_your_writes import wait_visible
 from command_api.schemas import AnalysisAccepted, AnalyzeRequest
+from media_analysis.analysis_id import AnalysisIdPath, parse_analysis_id
 from media_analysis.problems import problem_response
 
 router = APIRouter(prefix="/api/media", tags=["commands"])
@@ -34,22 +34,7 @@ async def get_context(request: Request) -> CommandContext:
     return context
 
 
-AnalysisIdPath = Annotated[
-    str,
-    Path(
-        description="The analysis id (a UUID); anything else answers 400.",
-        json_schema_extra={"format": "uuid"},
-        examples=["550e8400-e29b-41d4-a716-446655440000"],
-    ),
-]
 ContextDep = Annotated[CommandContext, Depends(get_context)]
-
-
-def parse_id(analysis_id: str) -> UUID:
-    try:
-        return UUID(analysis_id)
-    except ValueError:
-        raise HTTPException(400, f"'{analysis_id}' is not a valid analysis id (UUID).") from None
 
 
 async def require_json(content_type: Annotated[str | None, Header()] = None) -> None:
@@ -167,7 +152,7 @@ async def analyze(
 )
 async def delete(analysis_id: AnalysisIdPath, ctx: ContextDep) -> Response:
     """Record an AnalysisDeleted event; answers once the projection shows it deleted."""
-    uid = parse_id(analysis_id)
+    uid = parse_analysis_id(analysis_id)
     try:
         recorded = await handlers.delete_analysis(uid, ctx.lookup, ctx.publisher)
     except handlers.AnalysisNotFound as exc:

@@ -4,10 +4,9 @@ and 410 like the status route, then the bytes from the artifact store."""
 
 from __future__ import annotations
 
-from uuid import UUID
-
 from fastapi import APIRouter, HTTPException, Response
 
+from media_analysis.analysis_id import parse_analysis_id
 from media_analysis.artifacts import (
     ArtifactStore,
     build_artifact_store,
@@ -17,13 +16,6 @@ from media_analysis.artifacts import (
 from media_analysis.settings import Settings
 from query_api import views
 from query_api.routes import ContextDep
-
-
-def _parse_id(analysis_id: str) -> UUID:
-    try:
-        return UUID(analysis_id)
-    except ValueError:
-        raise HTTPException(400, f"'{analysis_id}' is not a valid analysis id (UUID).") from None
 
 
 def build_artifact_router(store: ArtifactStore) -> APIRouter:
@@ -42,7 +34,7 @@ def build_artifact_router(store: ArtifactStore) -> APIRouter:
         },
     )
     async def artifact(analysis_id: str, name: str, ctx: ContextDep) -> Response:
-        uid = _parse_id(analysis_id)
+        uid = parse_analysis_id(analysis_id)
         if not is_safe_name(name):
             raise HTTPException(400, f"'{name}' is not a valid artifact name.")
         try:

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,8 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from events import EVENT_CLASSES, AnalysisDeleted, Envelope, EventDecodeError, MediaAnalysisError
 from events.upcasting import upcast
 from media_analysis.analysis_fold import AnalysisState, apply
+from media_analysis.analysis_id import parse_analysis_id
 from media_analysis.read_model import analysis_event
-from query_api.bootstrap import QueryContext
+from query_api.routes import ContextDep
 
 router = APIRouter(prefix="/api/media", tags=["audit"])
 
@@ -66,11 +67,6 @@ class AnalysisEvents(BaseModel):
     as_of: datetime | None = Field(description="Only events at or before this time, if given.")
     events: list[AuditEvent]
     state: StateAsOf
-
-
-def _context(request: Request) -> QueryContext:
-    context: QueryContext = request.app.state.query
-    return context
 
 
 async def _rows(engine: AsyncEngine, analysis_id: UUID) -> list[Any]:
@@ -122,13 +118,10 @@ def _state(state: AnalysisState) -> StateAsOf:
 )
 async def analysis_events(
     analysis_id: str,
-    ctx: Annotated[QueryContext, Depends(_context)],
+    ctx: ContextDep,
     as_of: Annotated[datetime | None, Query(description="ISO 8601 time with zone")] = None,
 ) -> AnalysisEvents:
-    try:
-        uid = UUID(analysis_id)
-    except ValueError:
-        raise HTTPException(400, f"'{analysis_id}' is not a valid analysis id (UUID).") from None
+    uid = parse_analysis_id(analysis_id)
     if as_of is not None and as_of.tzinfo is None:
         raise HTTPException(400, "as_of must carry a time zone, e.g. 2026-01-01T12:00:00Z.")
     try:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from events import MediaType
+from media_analysis.analysis_id import AnalysisIdPath, parse_analysis_id
 from media_analysis.problems import problem_response
 from query_api import cursor, views
 from query_api.bootstrap import QueryContext
@@ -39,22 +39,7 @@ async def get_context(request: Request) -> QueryContext:
     return context
 
 
-AnalysisIdPath = Annotated[
-    str,
-    Path(
-        description="The analysis id (a UUID); anything else answers 400.",
-        json_schema_extra={"format": "uuid"},
-        examples=["550e8400-e29b-41d4-a716-446655440000"],
-    ),
-]
 ContextDep = Annotated[QueryContext, Depends(get_context)]
-
-
-def _parse_id(analysis_id: str) -> UUID:
-    try:
-        return UUID(analysis_id)
-    except ValueError:
-        raise HTTPException(400, f"'{analysis_id}' is not a valid analysis id (UUID).") from None
 
 
 def _status_body(row: dict[str, Any]) -> AnalysisStatus:
@@ -94,7 +79,7 @@ def _status_body(row: dict[str, Any]) -> AnalysisStatus:
 )
 async def status(analysis_id: AnalysisIdPath, ctx: ContextDep) -> AnalysisStatus:
     """Everything known about one analysis, straight from the projection."""
-    uid = _parse_id(analysis_id)
+    uid = parse_analysis_id(analysis_id)
     try:
         row = await views.analysis_by_id(ctx.engine, uid)
     except views.ReadModelUnavailable as exc:
