@@ -3,6 +3,7 @@
 #   make down   stop exactly what `make up` started
 #   make test   lint, type-check, then the whole suite against a private real stack
 #   make logs   follow the service log
+#   make test-faults  only the fault-injection suite (tests/faults) on a private stack
 #   make bench  measure the service on a private stack; writes BENCHMARKS.md
 
 SHELL := /bin/bash
@@ -12,7 +13,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STATE := $(CURDIR)/.state
 
-.PHONY: help venv deps up down status logs test lint format clean bench
+.PHONY: help venv deps up down status logs test test-faults lint format clean bench
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -52,6 +53,9 @@ format: venv
 
 test: deps venv lint
 	@scripts/run-tests.sh $(PYTEST_ARGS)
+
+test-faults: deps venv
+	@scripts/run-tests.sh tests/faults $(PYTEST_ARGS)
 
 clean: down
 	rm -rf $(STATE)
