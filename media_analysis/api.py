@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from command_api.bootstrap import command_lifespan
 from command_api.routes import router as command_router
 from media_analysis import health, metrics, problems
+from media_analysis.load_shedding import InFlightLimit
 from media_analysis.settings import Settings
 from query_api.artifacts import artifact_router
 from query_api.audit import router as audit_router
@@ -49,6 +50,9 @@ def build_app(settings: Settings, sides: tuple[Side, ...] = ("command", "query")
     )
     problems.install(app)
     app.add_middleware(problems.BodySizeLimit, max_bytes=settings.api_max_body_bytes)
+    if settings.api_max_in_flight:
+        # Inside the metrics middleware, so shed requests are counted as 503s.
+        app.add_middleware(InFlightLimit, limit=settings.api_max_in_flight)
     app.add_middleware(metrics.RequestMetrics)
     app.include_router(health.router)
     app.include_router(metrics.router)

@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     read_your_writes_timeout_seconds: float = Field(default=5, ge=0)
     api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     estimated_time_cache_seconds: float = Field(default=10, ge=0)
+    api_max_in_flight: int = Field(default=512, ge=0)
 
     # Processors
     processor_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
