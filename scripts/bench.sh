@@ -15,8 +15,14 @@ API_PORT="${MA_BENCH_API_PORT:-8100}"
 SAMPLES_PORT="${MA_BENCH_SAMPLES_PORT:-8190}"
 BIN="$ROOT/.venv/bin"
 LOGS="$MA_STATE_DIR/logs"
-mkdir -p "$LOGS"
 pids=()
+
+# A fresh stack every run: a backlog left by an earlier run (or an interrupted one)
+# would keep the processors busy and make the figures depend on history.
+scripts/kafka.sh stop >/dev/null 2>&1 || true
+scripts/postgres.sh wipe >/dev/null 2>&1 || true
+rm -rf "$MA_STATE_DIR"
+mkdir -p "$LOGS"
 
 cleanup() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
