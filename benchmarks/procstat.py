@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,54 @@ def peak_rss_mb(pid: int) -> float:
         except FileNotFoundError:
             continue
     return round(total / 1024, 1)
+
+
+def pss_mb(pid: int) -> float:
+    """Proportional set size of ``pid`` and its descendants, in MiB.
+
+    PSS splits each shared page among the processes mapping it, so PostgreSQL's
+    shared buffers count once for the server, not once per backend (summing
+    VmHWM over backends reported 8 GB for a server using a few hundred MB).
+    """
+    total = 0
+    for p in _children(pid):
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+                    break
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return round(total / 1024, 1)
+
+
+class PeakMemory:
+    """Samples the PSS of named process trees in the background; keeps each peak."""
+
+    def __init__(self, pids: dict[str, int], interval: float = 1.0) -> None:
+        self._pids = pids
+        self._interval = interval
+        self.peak: dict[str, float] = dict.fromkeys(pids, 0.0)
+        self._task: asyncio.Task[None] | None = None
+
+    def sample(self) -> None:
+        for name, pid in self._pids.items():
+            self.peak[name] = max(self.peak[name], pss_mb(pid))
+
+    async def _run(self) -> None:
+        while True:
+            self.sample()
+            await asyncio.sleep(self._interval)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> dict[str, float]:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        self.sample()
+        return self.peak
 
 
 @dataclass

@@ -26,6 +26,7 @@ def render(r: dict[str, Any]) -> str:
     lag = r["visibility_lag"]
     clips = r["clips"]
     mix = r["mix"]
+    memory = r.get("peak_pss_mb", r["peak_rss_mb"])
     lines = [
         "# Benchmarks",
         "",
@@ -85,12 +86,13 @@ def render(r: dict[str, Any]) -> str:
         "",
         "## Resources over the whole run",
         "",
-        "| process | CPU seconds | peak RSS MiB |",
+        "Peak memory is the proportional set size (PSS, shared pages split among the",
+        "processes sharing them) sampled every second over the whole run, each process",
+        "with its children (PostgreSQL: the postmaster and every backend).",
+        "",
+        "| process | CPU seconds | peak PSS MiB |",
         "|---|---|---|",
-        *[
-            f"| {name} | {r['cpu_seconds'][name]} | {r['peak_rss_mb'][name]} |"
-            for name in r["cpu_seconds"]
-        ],
+        *[f"| {name} | {r['cpu_seconds'][name]} | {memory[name]} |" for name in r["cpu_seconds"]],
         "",
     ]
     notes = ROOT / "benchmarks" / "NOTES.md"
