@@ -66,6 +66,7 @@ async def main() -> None:
     missing = media.rsplit("/", 1)[0] + "/missing.mp4"
     pids = {k: int(v) for k, v in (p.split("=") for p in os.environ["BENCH_PIDS"].split(","))}
     secs, repeat = profile["seconds"], profile["repeat"]
+    scenarios.API_PID = pids["api"]
     results: dict[str, Any] = {
         "profile": os.environ.get("BENCH_PROFILE", "quick"),
         "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),

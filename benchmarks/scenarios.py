@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from benchmarks import loadgen
+from benchmarks import loadgen, procstat
 from benchmarks.loadgen import Request
 from events import EVENTS_TOPIC, AnalysisRequested, encode, new_envelope
 
@@ -60,13 +60,31 @@ async def create_analyses(base_url: str, media_url: str, count: int) -> list[str
     return ids
 
 
+API_PID: int | None = None
+"""Set by benchmarks.run: the API process whose CPU time each run reports."""
+
+
+async def _measured(
+    base_url: str, make: Callable[[int], Request], rate: float, seconds: float
+) -> dict[str, Any]:
+    """One load run's summary plus the API's CPU milliseconds per answered request."""
+    cpu = procstat.cpu_seconds(API_PID) if API_PID else 0.0
+    summary: dict[str, Any] = (
+        await loadgen.run(base_url, make, rate=rate, seconds=seconds)
+    ).summary()
+    if API_PID and summary["ok"]:
+        spent = procstat.cpu_seconds(API_PID) - cpu
+        summary["api_cpu_ms_per_request"] = round(1000 * spent / int(summary["requests"]), 3)
+    return summary
+
+
 async def runs(
     base_url: str, make: Callable[[int], Request], rate: float, seconds: float, repeat: int
 ) -> dict[str, Any]:
     """``repeat`` runs of one load; the median run (by p95) is the headline."""
     summaries = []
     for _ in range(repeat):
-        summaries.append((await loadgen.run(base_url, make, rate=rate, seconds=seconds)).summary())
+        summaries.append(await _measured(base_url, make, rate, seconds))
         await asyncio.sleep(1)
     ordered = sorted(summaries, key=lambda s: float(s["p95_ms"]))  # type: ignore[arg-type]
     return {"median_run": ordered[len(ordered) // 2], "runs": summaries}
@@ -79,7 +97,7 @@ async def saturation(
     steps = []
     best = 0.0
     for rate in rates:
-        s = (await loadgen.run(base_url, make, rate=rate, seconds=seconds)).summary()
+        s = await _measured(base_url, make, rate, seconds)
         steps.append(s)
         achieved = float(s["achieved_rate"])  # type: ignore[arg-type]
         if s["errors"] or s["non_2xx"] or float(s["p99_ms"]) > 1000 or achieved < 0.95 * rate:  # type: ignore[arg-type]

@@ -47,6 +47,9 @@ def build_app(settings: Settings, sides: tuple[Side, ...] = ("command", "query")
             "recorded as events in Kafka; reads come from the PostgreSQL projection."
         ),
         lifespan=lifespan,
+        # Our own Prometheus metrics cover requests; FastAPI's OpenTelemetry hooks
+        # otherwise probe for a provider on every request (seen in the API profile).
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     problems.install(app)
     app.add_middleware(problems.BodySizeLimit, max_bytes=settings.api_max_body_bytes)
