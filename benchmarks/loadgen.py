@@ -50,12 +50,19 @@ class Result:
             "max_ms": round(lat[-1] * 1000, 2) if lat else 0.0,
             "mean_ms": round(statistics.fmean(lat) * 1000, 2) if lat else 0.0,
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+            "error_types": dict(self.errors),
         }
+
+
+IDLE_REUSE_SECONDS = 4.0
+"""uvicorn closes keep-alive connections idle for 5 s; reusing one that old races
+that close and fails a request the server never saw, as a real client would not."""
 
 
 class _Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
+        self.idle_since = time.perf_counter()
 
     async def send(self, host: str, request: Request) -> tuple[int, bytes]:
         method, path, body = request
@@ -106,6 +113,9 @@ async def run(
         nonlocal opened
         async with slots:
             conn = idle.pop() if idle else None
+            while conn is not None and time.perf_counter() - conn.idle_since > IDLE_REUSE_SECONDS:
+                conn.close()
+                conn = idle.pop() if idle else None
             try:
                 if conn is None:
                     opened += 1
@@ -122,6 +132,7 @@ async def run(
             result.statuses[status] += 1
             if keep_bodies:
                 result.bodies.append(payload)
+            conn.idle_since = time.perf_counter()
             idle.append(conn)
 
     tasks: set[asyncio.Task[None]] = set()

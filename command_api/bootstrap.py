@@ -14,7 +14,7 @@ from command_api.estimates import DurationEstimator, MedianDurationEstimator
 from command_api.idempotency import IdempotencyStore, PostgresIdempotencyStore
 from command_api.publisher import EventPublisher, KafkaEventPublisher
 from command_api.read_your_writes import ProjectionWatermark
-from media_analysis.database import create_engine
+from media_analysis.database import create_engine, single_statement_reads
 from media_analysis.health import KafkaCheck, postgres_check
 from media_analysis.kafka_broker import build_kafka_broker
 from media_analysis.settings import Settings
@@ -40,12 +40,12 @@ async def command_lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[No
     """Start the producer and the database pool; stop them on shutdown."""
     broker = build_broker(settings)
     engine = create_engine(settings)
-    watermark = ProjectionWatermark(engine)
+    watermark = ProjectionWatermark(single_statement_reads(engine))
     kafka_check = KafkaCheck(settings.kafka_bootstrap_list)
     await broker.start()
     app.state.command = CommandContext(
         publisher=KafkaEventPublisher(broker, settings.kafka_publish_timeout_seconds),
-        lookup=ProjectionLookup(engine),
+        lookup=ProjectionLookup(single_statement_reads(engine)),
         watermark=watermark,
         read_your_writes_timeout=settings.read_your_writes_timeout_seconds,
         # A claim unpublished for longer than a publish can take was left by a crash.

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from media_analysis.database import create_engine
+from media_analysis.database import create_engine, single_statement_reads
 from media_analysis.health import KafkaCheck, postgres_check
 from media_analysis.settings import Settings
 
@@ -22,7 +22,7 @@ class QueryContext:
 @asynccontextmanager
 async def query_lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
     engine = create_engine(settings)
-    app.state.query = QueryContext(engine=engine)
+    app.state.query = QueryContext(engine=single_statement_reads(engine))
     checks = getattr(app.state, "readiness_checks", {})
     checks.setdefault("postgres", postgres_check(engine))
     kafka_check = checks.setdefault("kafka", KafkaCheck(settings.kafka_bootstrap_list))
