@@ -22,6 +22,19 @@ def _row(name: str, s: dict[str, Any], target: str) -> str:
     )
 
 
+def _overload(r: dict[str, Any]) -> str:
+    o = r.get("post_overload")
+    if o is None:
+        return ""
+    shed = o["statuses"].get("503", 0)
+    return (
+        f"Overload (POST at {o['target_rate']:g} req/s for 10 s, far past saturation): "
+        f"{o['statuses'].get('202', 0)} accepted, {shed} refused at once with 503 + Retry-After "
+        f"(API_MAX_IN_FLIGHT), {o['errors']} connection errors, p50 {o['p50_ms']} ms, "
+        f"p99 {o['p99_ms']} ms; the API's peak PSS during it was {o['api_peak_pss_mb']} MiB."
+    )
+
+
 def render(r: dict[str, Any]) -> str:
     m = r["machine"]
     lag = r["visibility_lag"]
@@ -59,6 +72,8 @@ def render(r: dict[str, Any]) -> str:
         f"Saturation (highest step with p99 ≤ 1 s, no errors, rate reached): "
         f"POST {r['post_saturation']['saturation_rate']:g} req/s (goal 1,000, stretch 2,500); "
         f"GET status {r['status_saturation']['saturation_rate']:g} req/s (goal ≥ 2,500).",
+        "",
+        _overload(r),
         "",
         "## Combined mix",
         "",

@@ -86,18 +86,30 @@ async def main() -> None:
     results["post_1000"] = await scenarios.runs(
         base, scenarios.post_request(missing), 1000, secs, repeat
     )
+    await scenarios.drain(dsn)
     step("POST saturation")
     results["post_saturation"] = await scenarios.saturation(
         base, scenarios.post_request(missing), [250, 500, 750, 1000, 1500, 2000, 2500, 3000], 10
     )
+    await scenarios.drain(dsn)
     step("POST sustained")
     sustained = await scenarios.runs(
         base, scenarios.post_request(missing), 1000, profile["post_sustain"], 1
     )
     results["post_sustained"] = sustained["median_run"] | {"seconds": profile["post_sustain"]}
 
+    step("POST overload: 4,000 req/s for 10 s")
+    overload_memory = procstat.PeakMemory({"api": pids["api"]}, interval=0.25)
+    overload_memory.start()
+    overload = await scenarios.runs(base, scenarios.post_request(missing), 4000, 10, 1)
+    results["post_overload"] = overload["median_run"] | {
+        "api_peak_pss_mb": (await overload_memory.stop())["api"]
+    }
+    results["drain_seconds"] = {"after_post": await scenarios.drain(dsn)}
+
     step("GET status")
     ids = await scenarios.create_analyses(base, missing, 1000)
+    await scenarios.drain(dsn)
     results["status_1000"] = await scenarios.runs(
         base, scenarios.status_request(ids), 1000, secs, repeat
     )

@@ -49,6 +49,25 @@ def history_request(max_page: int, filtered: bool) -> Callable[[int], Request]:
     return make
 
 
+async def drain(dsn: str, within: float = 180) -> float:
+    """Wait until no analysis is queued or running (processors and projector have
+    caught up), so one scenario's backlog does not slow the next; seconds waited."""
+    started = time.perf_counter()
+    conn = await asyncpg.connect(dsn)
+    try:
+        while time.perf_counter() - started < within:
+            busy = await conn.fetchval(
+                "SELECT count(*) FROM analysis_request "
+                "WHERE status IN ('pending', 'processing') AND prompt <> 'bench-seed'"
+            )
+            if busy == 0:
+                break
+            await asyncio.sleep(1)
+    finally:
+        await conn.close()
+    return round(time.perf_counter() - started, 1)
+
+
 async def create_analyses(base_url: str, media_url: str, count: int) -> list[str]:
     """Submit ``count`` analyses (at a gentle rate) and return their ids."""
     result = await loadgen.run(
