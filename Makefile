@@ -5,6 +5,7 @@
 #   make logs   follow the service log
 #   make test-faults  only the fault-injection suite (tests/faults) on a private stack
 #   make bench  measure the service on a private stack; writes BENCHMARKS.md
+#   make profile  py-spy one service under load (PROFILE_SERVICE, PROFILE_SCENARIO, PROFILE_RATE)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -13,7 +14,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STATE := $(CURDIR)/.state
 
-.PHONY: help venv deps up down status logs test test-faults lint format clean bench
+.PHONY: help venv deps up down status logs test test-faults lint format clean bench profile
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -62,3 +63,6 @@ clean: down
 
 bench: deps venv
 	@scripts/bench.sh
+
+profile: deps venv
+	@BENCH_DRIVER=benchmarks.profile scripts/bench.sh

@@ -83,7 +83,7 @@ API_PID: int | None = None
 """Set by benchmarks.run: the API process whose CPU time each run reports."""
 
 
-async def _measured(
+async def measured(
     base_url: str, make: Callable[[int], Request], rate: float, seconds: float
 ) -> dict[str, Any]:
     """One load run's summary plus the API's CPU milliseconds per answered request."""
@@ -103,7 +103,7 @@ async def runs(
     """``repeat`` runs of one load; the median run (by p95) is the headline."""
     summaries = []
     for _ in range(repeat):
-        summaries.append(await _measured(base_url, make, rate, seconds))
+        summaries.append(await measured(base_url, make, rate, seconds))
         await asyncio.sleep(1)
     ordered = sorted(summaries, key=lambda s: float(s["p95_ms"]))  # type: ignore[arg-type]
     return {"median_run": ordered[len(ordered) // 2], "runs": summaries}
@@ -116,7 +116,7 @@ async def saturation(
     steps = []
     best = 0.0
     for rate in rates:
-        s = await _measured(base_url, make, rate, seconds)
+        s = await measured(base_url, make, rate, seconds)
         steps.append(s)
         achieved = float(s["achieved_rate"])  # type: ignore[arg-type]
         if s["errors"] or s["non_2xx"] or float(s["p99_ms"]) > 1000 or achieved < 0.95 * rate:  # type: ignore[arg-type]

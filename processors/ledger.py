@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import EVENTS_TOPIC, AnalysisStarted, MediaAnalysisError
+from media_analysis.database import single_statement_reads
 from media_analysis.read_model import analysis_event, analysis_request, projection_position
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ class ProjectionLedger:
 
     def __init__(self, engine: AsyncEngine, *, catch_up_seconds: float = 10.0) -> None:
         self._engine = engine
+        # Position polls are single reads: no BEGIN/ROLLBACK round trips around them.
+        self._position_reads = single_statement_reads(engine)
         self._catch_up_seconds = catch_up_seconds
 
     async def _position(self, partition: int) -> int:
@@ -65,7 +68,7 @@ class ProjectionLedger:
             projection_position.c.topic == EVENTS_TOPIC,
             projection_position.c.partition == partition,
         )
-        async with self._engine.connect() as conn:
+        async with self._position_reads.connect() as conn:
             return int((await conn.execute(query)).scalar() or 0)
 
     async def history(self, analysis_id: UUID, partition: int, end_offset: int) -> AnalysisHistory:

@@ -60,5 +60,10 @@ kafka_pid="$(cat "$MA_STATE_DIR/kafka/kafka.pid")"
 pg_pid="$(head -n 1 "$(readlink -f "$MA_STATE_DIR/postgres")/data/postmaster.pid")"
 export BASE_URL="http://127.0.0.1:$API_PORT" MEDIA_URL="http://127.0.0.1:$SAMPLES_PORT/clip.mp4"
 export BENCH_PIDS="api=${service_pid[api]},projector=${service_pid[projector]},processor=${service_pid[processor]},kafka=$kafka_pid,postgres=$pg_pid"
+export MA_STATE_DIR
+if [[ -n "${BENCH_DRIVER:-}" ]]; then  # `make profile`: another driver, no report
+  "$BIN/python" -m "$BENCH_DRIVER"
+  exit $?
+fi
 "$BIN/python" -m benchmarks.run || exit 1
 "$BIN/python" -m benchmarks.report

@@ -1,0 +1,83 @@
+"""Profile one service under one load: ``make profile`` (see the README).
+
+    PROFILE_SERVICE=api|projector|processor  PROFILE_SCENARIO=post|status
+    PROFILE_RATE=300  PROFILE_SECONDS=15
+
+Runs on the bench stack that scripts/bench.sh starts (BENCH_DRIVER selects this
+module), samples the service with py-spy while the open-loop generator sends the
+load, and prints the functions holding the CPU (own time, then inclusive) and the
+service's CPU milliseconds per request. The raw samples stay in
+.state/bench/profile-<service>.txt for a flame graph.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import sys
+from collections import Counter
+from pathlib import Path
+
+import uvloop
+
+from benchmarks import procstat, scenarios
+
+
+def summarise(raw: Path, top: int = 25) -> str:
+    """The hottest frames of a py-spy ``raw`` (collapsed stacks) file."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        n = int(count)
+        total += n
+        frames = stack.split(";")
+        own[frames[-1]] += n
+        for frame in set(frames):
+            inclusive[frame] += n
+    if not total:
+        return "no samples"
+    lines = [f"{total} samples", "", "own time:"]
+    lines += [f"  {100 * n / total:5.1f}%  {f}" for f, n in own.most_common(top)]
+    lines += ["", "inclusive:"]
+    lines += [f"  {100 * n / total:5.1f}%  {f}" for f, n in inclusive.most_common(top * 2)]
+    return "\n".join(lines)
+
+
+async def main() -> None:
+    service = os.environ.get("PROFILE_SERVICE", "api")
+    scenario = os.environ.get("PROFILE_SCENARIO", "post")
+    rate = float(os.environ.get("PROFILE_RATE", "300"))
+    seconds = float(os.environ.get("PROFILE_SECONDS", "15"))
+    base = os.environ["BASE_URL"]
+    missing = os.environ["MEDIA_URL"].rsplit("/", 1)[0] + "/missing.mp4"
+    pids = {k: int(v) for k, v in (p.split("=") for p in os.environ["BENCH_PIDS"].split(","))}
+    state = Path(os.environ["MA_STATE_DIR"])
+    py_spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if py_spy is None:
+        raise SystemExit("py-spy is missing: make venv installs it (dev extra)")
+
+    make = scenarios.post_request(missing)
+    if scenario == "status":
+        make = scenarios.status_request(await scenarios.create_analyses(base, missing, 300))
+        await scenarios.drain(os.environ["DATABASE_URL"].replace("+asyncpg", ""))
+    raw = state / f"profile-{service}.txt"
+    spy = await asyncio.create_subprocess_exec(
+        py_spy, "record", "--nonblocking", "-r", "250", "-f", "raw", "-o", str(raw),
+        "-d", str(int(seconds)), "-p", str(pids[service]),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    cpu = procstat.cpu_seconds(pids[service])
+    result = await scenarios.measured(base, make, rate, seconds)
+    spent = procstat.cpu_seconds(pids[service]) - cpu
+    await spy.wait()
+    print(json.dumps(result))
+    print(f"{service}: {1000 * spent / max(1, int(result['requests'])):.3f} CPU ms per request")
+    print(summarise(raw))
+
+
+if __name__ == "__main__":
+    uvloop.run(main())
