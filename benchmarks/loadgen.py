@@ -123,7 +123,13 @@ async def run(
                 status, payload = await asyncio.wait_for(
                     conn.send(host, make_request(i)), request_timeout
                 )
-            except (OSError, ConnectionError, asyncio.IncompleteReadError, TimeoutError) as exc:
+            except (
+                OSError,
+                ConnectionError,
+                asyncio.IncompleteReadError,
+                TimeoutError,
+                RuntimeError,
+            ) as exc:  # RuntimeError: uvloop writing to a transport the server closed
                 result.errors[type(exc).__name__] += 1
                 if conn is not None:
                     conn.close()

@@ -92,7 +92,14 @@ def render(r: dict[str, Any]) -> str:
         f"p99 {lag['p99_ms']} ms, max {lag['max_ms']} ms (goal p95 ≤ 100 ms, p99 ≤ 1 s).",
         "",
         f"1,000,000 history rows seeded in {r['history_seed_seconds']} s (synthetic rows, bench "
-        "database only).",
+        "database only, then `projection recount`)."
+        + (
+            f" The listing's total on them: exact `count(*)` "
+            f"{r['history_total_cost']['count_star_ms']} ms, from the count projection "
+            f"{r['history_total_cost']['count_projection_ms']} ms (medians of 5)."
+            if "history_total_cost" in r
+            else ""
+        ),
         "",
         "## Media",
         "",

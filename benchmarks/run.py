@@ -22,6 +22,7 @@ from typing import Any
 import uvloop
 
 from benchmarks import procstat, scenarios
+from benchmarks.processor import Processor, skip_backlog
 
 OUT = Path(__file__).resolve().parent / "results"
 
@@ -60,9 +61,9 @@ async def main() -> None:
     dsn = os.environ["DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://")
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
     media = os.environ["MEDIA_URL"]
-    # Load scenarios submit a URL the processors fail fast on (HTTP 404): each request
-    # still makes its four events and rows, but the processors' ffmpeg work does not
-    # swamp the two cores that the scenario is measuring. The clip scenario runs first.
+    # Only the clip scenario and the mix run a processor (benchmarks/processor.py); the
+    # mix submits a URL it fails fast on (HTTP 404), so each request still makes its
+    # events and rows while ffmpeg work does not swamp the cores being measured.
     missing = media.rsplit("/", 1)[0] + "/missing.mp4"
     pids = {k: int(v) for k, v in (p.split("=") for p in os.environ["BENCH_PIDS"].split(","))}
     secs, repeat = profile["seconds"], profile["repeat"]
@@ -79,25 +80,31 @@ async def main() -> None:
     def step(name: str) -> None:
         print(f"[bench] {name}", flush=True)
 
+    def processor() -> Processor:
+        return Processor(base, missing, Path(os.environ["BENCH_LOGS"]) / "processor.log")
+
     step("clips end to end")
-    results["clips"] = await scenarios.clip_end_to_end(base, media, 20)
+    async with processor():
+        results["clips"] = await scenarios.clip_end_to_end(base, media, 20)
 
     step("POST /api/media/analyze at 1,000 req/s")
     results["post_1000"] = await scenarios.runs(
         base, scenarios.post_request(missing), 1000, secs, repeat
     )
-    await scenarios.drain(dsn)
+    caught_up: dict[str, float] = {}
+    caught_up["post"] = await scenarios.projector_caught_up(bootstrap, dsn)
     step("POST saturation")
     results["post_saturation"] = await scenarios.saturation(
         base, scenarios.post_request(missing), [250, 500, 750, 1000, 1500, 2000, 2500, 3000], 10
     )
-    await scenarios.drain(dsn)
+    caught_up["saturation"] = await scenarios.projector_caught_up(bootstrap, dsn)
     step("POST sustained")
     sustained = await scenarios.runs(
         base, scenarios.post_request(missing), 1000, profile["post_sustain"], 1
     )
     results["post_sustained"] = sustained["median_run"] | {"seconds": profile["post_sustain"]}
 
+    caught_up["sustained"] = await scenarios.projector_caught_up(bootstrap, dsn)
     step("POST overload: 4,000 req/s for 10 s")
     overload_memory = procstat.PeakMemory({"api": pids["api"]}, interval=0.25)
     overload_memory.start()
@@ -105,11 +112,11 @@ async def main() -> None:
     results["post_overload"] = overload["median_run"] | {
         "api_peak_pss_mb": (await overload_memory.stop())["api"]
     }
-    results["drain_seconds"] = {"after_post": await scenarios.drain(dsn)}
 
+    caught_up["overload"] = await scenarios.projector_caught_up(bootstrap, dsn)
+    results["projector_catch_up_seconds"] = caught_up
     step("GET status")
     ids = await scenarios.create_analyses(base, missing, 1000)
-    await scenarios.drain(dsn)
     results["status_1000"] = await scenarios.runs(
         base, scenarios.status_request(ids), 1000, secs, repeat
     )
@@ -119,6 +126,7 @@ async def main() -> None:
 
     step(f"seed history with {profile['history_rows']:,} rows")
     results["history_seed_seconds"] = await scenarios.seed_history(dsn, profile["history_rows"])
+    results["history_total_cost"] = await scenarios.total_costs(dsn)
     for name, max_page, filtered in (
         ("history_shallow", 10, False),
         ("history_deep", 25_000, False),
@@ -133,24 +141,30 @@ async def main() -> None:
     results["visibility_lag"] = await scenarios.visibility_lag(bootstrap, dsn, 1000, secs)
 
     step("combined mix: 500 POST + 500 status + 100 history req/s")
-    before = procstat.machine_sample()
-    mixed = await asyncio.gather(
-        scenarios.runs(base, scenarios.post_request(missing), 500, secs, 1),
-        scenarios.runs(base, scenarios.status_request(ids), 500, secs, 1),
-        scenarios.runs(base, scenarios.history_request(10, False), 100, secs, 1),
-    )
-    results["mix"] = {
-        "post": mixed[0]["median_run"],
-        "status": mixed[1]["median_run"],
-        "history": mixed[2]["median_run"],
-        "machine_cpu_percent": procstat.machine_busy_percent(before, procstat.machine_sample()),
-    }
+    await skip_backlog(bootstrap)
+    async with processor() as mixing:
+        before = procstat.machine_sample()
+        processor_cpu = procstat.cpu_seconds(mixing.pid)
+        mixed = await asyncio.gather(
+            scenarios.runs(base, scenarios.post_request(missing), 500, secs, 1),
+            scenarios.runs(base, scenarios.status_request(ids), 500, secs, 1),
+            scenarios.runs(base, scenarios.history_request(10, False), 100, secs, 1),
+        )
+        results["mix"] = {
+            "post": mixed[0]["median_run"],
+            "status": mixed[1]["median_run"],
+            "history": mixed[2]["median_run"],
+            "machine_cpu_percent": procstat.machine_busy_percent(before, procstat.machine_sample()),
+            "processor_cpu_seconds": round(procstat.cpu_seconds(mixing.pid) - processor_cpu, 1),
+        }
 
     results["cpu_seconds"] = {
         n: round(procstat.cpu_seconds(p) - cpu_before[n], 1) for n, p in pids.items()
     }
     results["peak_rss_mb"] = {n: procstat.peak_rss_mb(p) for n, p in pids.items()}
     results["peak_pss_mb"] = await memory.stop()
+    results["cpu_seconds"]["processor"] = round(Processor.cpu_seconds, 1)
+    results["peak_pss_mb"]["processor"] = Processor.peak_pss_mb
     OUT.mkdir(exist_ok=True)
     (OUT / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     print(f"[bench] results in {OUT / 'latest.json'}", flush=True)

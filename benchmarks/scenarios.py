@@ -11,11 +11,12 @@ from collections.abc import Callable
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from benchmarks import loadgen, procstat
 from benchmarks.loadgen import Request
 from events import EVENTS_TOPIC, AnalysisRequested, encode, new_envelope
+from projector.counts import RECOUNT
 
 CLIP_DEADLINE_SECONDS = 300
 
@@ -49,22 +50,31 @@ def history_request(max_page: int, filtered: bool) -> Callable[[int], Request]:
     return make
 
 
-async def drain(dsn: str, within: float = 180) -> float:
-    """Wait until no analysis is queued or running (processors and projector have
-    caught up), so one scenario's backlog does not slow the next; seconds waited."""
+async def projector_caught_up(bootstrap: str, dsn: str, within: float = 180) -> float:
+    """Wait until the projector has applied everything in the log, so one
+    scenario's backlog does not slow the next; returns the seconds waited."""
     started = time.perf_counter()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
     conn = await asyncpg.connect(dsn)
     try:
+        partitions = [
+            TopicPartition(EVENTS_TOPIC, p)
+            for p in sorted(await consumer.partitions_for_topic(EVENTS_TOPIC) or ())
+        ]
+        ends = {tp.partition: o for tp, o in (await consumer.end_offsets(partitions)).items()}
         while time.perf_counter() - started < within:
-            busy = await conn.fetchval(
-                "SELECT count(*) FROM analysis_request "
-                "WHERE status IN ('pending', 'processing') AND prompt <> 'bench-seed'"
+            rows = await conn.fetch(
+                "SELECT partition, next_offset FROM projection_position "
+                "WHERE projection = 'analysis_request'"
             )
-            if busy == 0:
+            applied = {r["partition"]: r["next_offset"] for r in rows}
+            if all(applied.get(p, 0) >= end for p, end in ends.items()):
                 break
-            await asyncio.sleep(1)
+            await asyncio.sleep(0.5)
     finally:
         await conn.close()
+        await consumer.stop()
     return round(time.perf_counter() - started, 1)
 
 
@@ -150,10 +160,39 @@ async def seed_history(dsn: str, rows: int) -> float:
                 have + 1,
                 rows,
             )
+            # Rows written around the projector: rebuild the history counts from them,
+            # as an operator would after a bulk load (`media-analysis projection recount`).
+            await conn.execute("DELETE FROM analysis_count")
+            await conn.execute(RECOUNT)
             await conn.execute("ANALYZE analysis_request")
+            await conn.execute("ANALYZE analysis_count")
     finally:
         await conn.close()
     return round(time.perf_counter() - started, 1)
+
+
+async def total_costs(dsn: str, repeat: int = 5) -> dict[str, float]:
+    """Median milliseconds of an exact count(*) of the listing on the seeded table,
+    and of the same total from the count projection (what the endpoint runs)."""
+    statements = {
+        "count_star_ms": "SELECT count(*) FROM analysis_request WHERE status != 'deleted'",
+        "count_projection_ms": (
+            "SELECT coalesce(sum(n), 0) FROM analysis_count WHERE status != 'deleted'"
+        ),
+    }
+    conn = await asyncpg.connect(dsn)
+    costs: dict[str, float] = {}
+    try:
+        for name, sql in statements.items():
+            times = []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                await conn.fetchval(sql)
+                times.append((time.perf_counter() - started) * 1000)
+            costs[name] = round(sorted(times)[len(times) // 2], 2)
+    finally:
+        await conn.close()
+    return costs
 
 
 async def visibility_lag(bootstrap: str, dsn: str, rate: float, seconds: float) -> dict[str, Any]:

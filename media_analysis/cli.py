@@ -10,6 +10,7 @@ media-analysis migrate        alembic upgrade head
 media-analysis create-topics  create the event topics (retention forever)
 media-analysis projection rebuild  replay the log into fresh tables, then switch to them
 media-analysis projection verify   compare the live table with a replay of the log
+media-analysis projection recount  rebuild the history counts from the table (after a bulk load)
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "projection",
         ],
     )
-    parser.add_argument("action", nargs="?", choices=["rebuild", "verify"])
+    parser.add_argument("action", nargs="?", choices=["rebuild", "verify", "recount"])
     args = parser.parse_args(argv)
     settings = Settings()
     logging.basicConfig(
@@ -147,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from projector.commands import projection_command
 
         if args.action is None:
-            parser.error("projection needs an action: rebuild or verify")
+            parser.error("projection needs an action: rebuild, verify or recount")
         return projection_command(args.action, settings)
     elif command == "all":
         _run(lambda: _serve(settings, ("command", "query"), ("processor", "projector")))

@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Integer,
     MetaData,
@@ -72,6 +73,19 @@ projection_position = Table(
     Column("partition", Integer, primary_key=True),
     Column("next_offset", BigInteger, nullable=False),
 )
+
+analysis_count = Table(
+    "analysis_count",
+    metadata,
+    Column("bucket", Text, primary_key=True),
+    Column("tenant", Uuid, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("media_type", String(50), nullable=False),
+    Column("n", BigInteger, nullable=False),
+)
+"""Written by the projector: how many analyses per (tenant, UTC day of creation,
+status, media type); the history endpoint's totals are sums over it."""
 
 idempotency_key = Table(
     "idempotency_key",

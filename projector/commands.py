@@ -1,4 +1,5 @@
-"""``media-analysis projection rebuild|verify``: the operator's replay commands."""
+"""``media-analysis projection rebuild|verify|recount``: the operator's replay
+commands, and the repair of the history counts after a bulk load."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import sys
 from typing import TextIO
 
 from events import MediaAnalysisError
+from media_analysis.database import create_engine
 from media_analysis.settings import Settings
+from projector.counts import recount
 from projector.rebuild import rebuild
 from projector.verify import verify
 
@@ -37,9 +40,20 @@ async def _verify(settings: Settings, out: TextIO) -> int:
     return 0
 
 
+async def _recount(settings: Settings, out: TextIO) -> int:
+    engine = create_engine(settings, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            found = await recount(conn)
+    finally:
+        await engine.dispose()
+    out.write(f"recount OK: {found} history-count buckets rebuilt from analysis_request\n")
+    return 0
+
+
 def projection_command(action: str, settings: Settings, out: TextIO = sys.stdout) -> int:
-    """Run ``action`` (rebuild or verify); the exit status for the CLI."""
-    command = _rebuild if action == "rebuild" else _verify
+    """Run ``action`` (rebuild, verify or recount); the exit status for the CLI."""
+    command = {"rebuild": _rebuild, "verify": _verify, "recount": _recount}[action]
     try:
         return asyncio.run(command(settings, out))
     except KeyboardInterrupt:

@@ -13,9 +13,19 @@ import re
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from media_analysis.read_model import analysis_event, analysis_request, projection_position
+from media_analysis.read_model import (
+    analysis_count,
+    analysis_event,
+    analysis_request,
+    projection_position,
+)
 
-TABLES: tuple[str, ...] = (analysis_request.name, analysis_event.name, projection_position.name)
+TABLES: tuple[str, ...] = (
+    analysis_request.name,
+    analysis_event.name,
+    projection_position.name,
+    analysis_count.name,
+)
 """Everything the projector writes, and so everything a replay reproduces."""
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events import EVENTS_TOPIC, AnalysisDeleted, Envelope
 from media_analysis.read_model import analysis_event, analysis_request, projection_position
+from projector import counts
 from projector.fold import AnalysisState, apply
 
 PROJECTION = "analysis_request"
@@ -102,13 +103,15 @@ async def _new_event_ids(conn: AsyncConnection, records: Sequence[Record]) -> se
     ]
     if not rows:
         return set()
+    # executemany form: one cached statement that SQLAlchemy sends as multi-row
+    # INSERTs ("insertmanyvalues"); a .values(rows) statement was compiled anew
+    # for every batch, with one bind parameter per cell.
     stmt = (
         insert(analysis_event)
-        .values(rows)
         .on_conflict_do_nothing(index_elements=["event_id"])
         .returning(analysis_event.c.event_id)
     )
-    return set((await conn.execute(stmt)).scalars().all())
+    return set((await conn.execute(stmt, rows)).scalars().all())
 
 
 async def _load_states(conn: AsyncConnection, ids: set[UUID]) -> dict[UUID, AnalysisState]:
@@ -119,9 +122,10 @@ async def _load_states(conn: AsyncConnection, ids: set[UUID]) -> dict[UUID, Anal
 async def _save_states(conn: AsyncConnection, states: Sequence[AnalysisState]) -> None:
     if not states:
         return
-    stmt = insert(analysis_request).values([s.as_row() for s in states])
-    columns = {c: stmt.excluded[c] for c in states[0].as_row() if c != "id"}
-    await conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=columns))
+    rows = [s.as_row() for s in states]
+    stmt = insert(analysis_request)
+    columns = {c: stmt.excluded[c] for c in rows[0] if c != "id"}
+    await conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=columns), rows)
 
 
 ERASED_FIELDS = (
@@ -175,6 +179,7 @@ async def apply_batch(engine: AsyncEngine, records: Sequence[Record]) -> BatchOu
         new_ids = await _new_event_ids(conn, fresh)
         to_apply = [r for r in fresh if r.envelope is not None and r.envelope.id in new_ids]
         states = await _load_states(conn, {r.envelope.analysis_id for r in to_apply if r.envelope})
+        loaded: dict[UUID, AnalysisState | None] = dict(states)
         changed: dict[UUID, AnalysisState] = {}
         touched = {r.envelope.analysis_id for r in to_apply if r.envelope is not None}
         for record in to_apply:
@@ -186,6 +191,7 @@ async def apply_batch(engine: AsyncEngine, records: Sequence[Record]) -> BatchOu
                 states[analysis_id] = after
                 changed[analysis_id] = after
         await _save_states(conn, list(changed.values()))
+        await counts.apply_deltas(conn, counts.deltas(loaded, changed))
         await _erase_audit_content(
             conn, {a for a, s in states.items() if s.status == "deleted" and a in touched}
         )

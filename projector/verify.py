@@ -25,7 +25,7 @@ from projector.progress import Progress
 from projector.replay import Offsets, log_reader, remaining, replay
 from projector.store import PROJECTION
 
-COMPARED = {"analysis_request": "id", "analysis_event": "event_id"}
+COMPARED = {"analysis_request": "id", "analysis_event": "event_id", "analysis_count": "bucket"}
 """Table -> key column, for the tables compared row by row.
 
 SQL here is built from identifiers that ``projection_schema.quoted`` accepted

@@ -7,12 +7,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, or_, select, tuple_
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import MediaAnalysisError
 from media_analysis.read_model import analysis_request
+from query_api import totals
 from query_api.cursor import Cursor
 
 t = analysis_request
@@ -34,6 +35,8 @@ class HistoryQuery:
     order: str = "desc"
     after: Cursor | None = None
     """Keyset mode: rows after this one (``page`` is then ignored)."""
+    tenant: UUID | None = None
+    """Only analyses created by this tenant (``created_by``); None: all."""
 
 
 async def analysis_by_id(engine: AsyncEngine, analysis_id: UUID) -> dict[str, Any] | None:
@@ -57,6 +60,8 @@ def _filters(q: HistoryQuery) -> list[ColumnElement[bool]]:
         conditions.append(t.c.created_at >= q.date_from)
     if q.date_to is not None:
         conditions.append(t.c.created_at <= q.date_to)
+    if q.tenant is not None:
+        conditions.append(t.c.created_by == q.tenant)
     return conditions
 
 
@@ -99,11 +104,11 @@ def _page_query(q: HistoryQuery) -> Select[Any]:
 async def history(engine: AsyncEngine, q: HistoryQuery) -> tuple[list[dict[str, Any]], int]:
     """One page of analyses (``per_page`` + 1 rows when a next page exists) and
     the total number matching the filters."""
-    count = select(func.count()).select_from(t).where(and_(*_filters(q)))
+    filters = totals.Filters(q.status, q.media_type, q.tenant, q.date_from, q.date_to)
     try:
         async with engine.connect() as conn:
             rows = (await conn.execute(_page_query(q))).mappings().all()
-            total = int((await conn.execute(count)).scalar_one())
+            total = await totals.total(conn, filters)
     except (SQLAlchemyError, OSError) as exc:
         raise ReadModelUnavailable(f"PostgreSQL is unavailable, retry later ({exc})") from exc
     return [dict(r) for r in rows], total

@@ -50,7 +50,7 @@ clip="$MA_STATE_DIR/samples/clip.mp4"
   >"$LOGS/samples.log" 2>&1 & pids+=($!)
 
 declare -A service_pid
-for service in api projector processor; do
+for service in api projector; do  # benchmarks/processor.py runs the processor
   "$BIN/media-analysis" "$service" >"$LOGS/$service.log" 2>&1 & pids+=($!)
   service_pid[$service]=$!
 done
@@ -58,8 +58,8 @@ for _ in $(seq 1 120); do curl -fsS "http://127.0.0.1:$API_PORT/readyz" >/dev/nu
 
 kafka_pid="$(cat "$MA_STATE_DIR/kafka/kafka.pid")"
 pg_pid="$(head -n 1 "$(readlink -f "$MA_STATE_DIR/postgres")/data/postmaster.pid")"
-export BASE_URL="http://127.0.0.1:$API_PORT" MEDIA_URL="http://127.0.0.1:$SAMPLES_PORT/clip.mp4"
-export BENCH_PIDS="api=${service_pid[api]},projector=${service_pid[projector]},processor=${service_pid[processor]},kafka=$kafka_pid,postgres=$pg_pid"
+export BASE_URL="http://127.0.0.1:$API_PORT" MEDIA_URL="http://127.0.0.1:$SAMPLES_PORT/clip.mp4" BENCH_LOGS="$LOGS"
+export BENCH_PIDS="api=${service_pid[api]},projector=${service_pid[projector]},kafka=$kafka_pid,postgres=$pg_pid"
 export MA_STATE_DIR
 if [[ -n "${BENCH_DRIVER:-}" ]]; then  # `make profile`: another driver, no report
   "$BIN/python" -m "$BENCH_DRIVER"
