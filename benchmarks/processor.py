@@ -32,10 +32,7 @@ async def skip_backlog(bootstrap: str) -> None:
     )
     await consumer.start()
     try:
-        partitions = [
-            TopicPartition(EVENTS_TOPIC, p)
-            for p in sorted(await consumer.partitions_for_topic(EVENTS_TOPIC) or ())
-        ]
+        partitions = [TopicPartition(EVENTS_TOPIC, p) for p in sorted(await _partitions(consumer))]
         ends = await consumer.end_offsets(partitions)
         consumer.assign(partitions)
         await consumer.commit(dict(ends.items()))
@@ -97,3 +94,8 @@ class Processor:
         except TimeoutError:
             self._process.kill()
             await self._process.wait()
+
+
+async def _partitions(consumer: AIOKafkaConsumer) -> set[int]:
+    await consumer.topics()  # loads the cluster metadata partitions_for_topic reads
+    return set(consumer.partitions_for_topic(EVENTS_TOPIC) or ())

@@ -17,6 +17,7 @@ from benchmarks import loadgen, procstat
 from benchmarks.loadgen import Request
 from events import EVENTS_TOPIC, AnalysisRequested, encode, new_envelope
 from projector.counts import RECOUNT
+from query_api import cursor
 
 CLIP_DEADLINE_SECONDS = 300
 
@@ -58,10 +59,7 @@ async def projector_caught_up(bootstrap: str, dsn: str, within: float = 180) -> 
     await consumer.start()
     conn = await asyncpg.connect(dsn)
     try:
-        partitions = [
-            TopicPartition(EVENTS_TOPIC, p)
-            for p in sorted(await consumer.partitions_for_topic(EVENTS_TOPIC) or ())
-        ]
+        partitions = [TopicPartition(EVENTS_TOPIC, p) for p in sorted(await _partitions(consumer))]
         ends = {tp.partition: o for tp, o in (await consumer.end_offsets(partitions)).items()}
         while time.perf_counter() - started < within:
             rows = await conn.fetch(
@@ -76,6 +74,39 @@ async def projector_caught_up(bootstrap: str, dsn: str, within: float = 180) -> 
         await conn.close()
         await consumer.stop()
     return round(time.perf_counter() - started, 1)
+
+
+async def deep_cursors(dsn: str, every: int = 4000) -> list[str]:
+    """Keyset cursors into the default listing (created_at desc), one per ``every``
+    rows all the way down: what a client following ``next_cursor`` would hold."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            """
+            SELECT created_at, id, rn FROM (
+                SELECT created_at, id,
+                       row_number() OVER (ORDER BY created_at DESC, id DESC) AS rn
+                FROM analysis_request WHERE status != 'deleted'
+            ) AS ranked WHERE rn % $1 = 0
+            """,
+            every,
+        )
+    finally:
+        await conn.close()
+    return [
+        cursor.encode(
+            cursor.Cursor("created_at", "desc", r["created_at"], r["id"], r["rn"] // 20 + 1)
+        )
+        for r in rows
+    ]
+
+
+def history_cursor_request(cursors: list[str]) -> Callable[[int], Request]:
+    return lambda i: (
+        "GET",
+        f"/api/media/history?per_page=20&cursor={cursors[(i * 7919) % len(cursors)]}",
+        None,
+    )
 
 
 async def create_analyses(base_url: str, media_url: str, count: int) -> list[str]:
@@ -309,3 +340,8 @@ async def clip_end_to_end(base_url: str, media_url: str, count: int) -> dict[str
         "p50_s": round(many[len(many) // 2], 2),
         "max_s": round(many[-1], 2),
     }
+
+
+async def _partitions(consumer: AIOKafkaConsumer) -> set[int]:
+    await consumer.topics()  # loads the cluster metadata partitions_for_topic reads
+    return set(consumer.partitions_for_topic(EVENTS_TOPIC) or ())
