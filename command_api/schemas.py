@@ -13,6 +13,21 @@ from events import MediaType
 MAX_PROMPT_CHARS = 10_000
 MAX_CONFIG_BYTES = 16 * 1024
 """Largest ``config`` accepted, measured as compact JSON."""
+MAX_CONFIG_DEPTH = 32
+"""Deepest nesting of ``config``: every consumer walks it recursively."""
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of a JSON value, without recursion (it may be hostile)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
 
 # PostgreSQL text and jsonb cannot hold U+0000: refuse it here, not in the projector.
 _NO_NUL: dict[str, JsonValue] = {"pattern": "^[^\\u0000]*$"}
@@ -80,6 +95,11 @@ class AnalyzeRequest(BaseModel):
     @field_validator("config")
     @classmethod
     def _config_fits(cls, value: dict[str, Any]) -> dict[str, Any]:
+        depth = _depth(value)
+        if depth > MAX_CONFIG_DEPTH:
+            raise ValueError(
+                f"config nests {depth} levels deep; at most {MAX_CONFIG_DEPTH} allowed"
+            )
         if _has_nul(value):
             raise ValueError(_NUL_MESSAGE)
         size = len(json.dumps(value, separators=(",", ":")).encode())

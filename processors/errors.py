@@ -57,6 +57,13 @@ class MediaUndecodable(StageError):
     code = "media_undecodable"
 
 
+class MediaTooLarge(StageError):
+    """The media declares more pixels or a longer duration than the limits allow;
+    refused before anything decodes it."""
+
+    code = "media_too_large"
+
+
 class DocumentUnreadable(StageError):
     code = "document_unreadable"
 

@@ -39,6 +39,8 @@ class StageSettings:
     llm_api_key: str | None = None
     llm_model: str = "gpt-4o-mini"
     llm_timeout_seconds: float = 60
+    max_pixels: int = 50_000_000
+    max_duration_seconds: float = 4 * 3600
 
     @classmethod
     def from_settings(cls, settings: Settings, artifacts: ArtifactStore) -> StageSettings:
@@ -59,6 +61,8 @@ class StageSettings:
             llm_api_key=secret(settings.llm_api_key),
             llm_model=settings.llm_model,
             llm_timeout_seconds=settings.llm_timeout_seconds,
+            max_pixels=settings.media_max_pixels,
+            max_duration_seconds=settings.media_max_duration_seconds,
         )
 
 
