@@ -18,8 +18,9 @@ class ReadModelUnavailable(MediaAnalysisError):
 
 
 class AnalysisLookup(Protocol):
-    async def status_of(self, analysis_id: UUID) -> str | None:
-        """The analysis's status, or None when no such analysis exists."""
+    async def status_of(self, analysis_id: UUID, tenant: UUID | None = None) -> str | None:
+        """The analysis's status, or None when no such analysis exists (for
+        ``tenant``, when given: another tenant's analysis does not exist)."""
         ...
 
 
@@ -29,8 +30,10 @@ class ProjectionLookup:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def status_of(self, analysis_id: UUID) -> str | None:
+    async def status_of(self, analysis_id: UUID, tenant: UUID | None = None) -> str | None:
         query = select(analysis_request.c.status).where(analysis_request.c.id == analysis_id)
+        if tenant is not None:
+            query = query.where(analysis_request.c.created_by == tenant)
         try:
             async with self._engine.connect() as conn:
                 status: str | None = (await conn.execute(query)).scalar_one_or_none()

@@ -42,17 +42,21 @@ async def request_analysis(
     publisher: EventPublisher,
     idempotency: IdempotencyStore | None = None,
     key: str | None = None,
+    tenant: UUID | None = None,
 ) -> Recorded:
     """Record an AnalysisRequested event for a new analysis, at most once per
-    idempotency ``key`` (raises IdempotencyKeyReused for a different body)."""
+    idempotency ``key`` (raises IdempotencyKeyReused for a different body).
+    ``tenant`` (access control on) owns the analysis and its idempotency keys."""
     if idempotency is None or key is None:
-        return await _publish_requested(request, uuid4(), publisher, event_id=None)
+        return await _publish_requested(request, uuid4(), publisher, None, tenant)
+    if tenant is not None:
+        key = f"{tenant}:{key}"  # one tenant's key never answers with another's analysis
     claim = await idempotency.claim(key, request_hash(request.model_dump(mode="json")), uuid4())
     if not claim.owned:
         return Recorded(claim.analysis_id, None)
     event_id = str(uuid5(_EVENT_IDS, str(claim.analysis_id)))
     try:
-        recorded = await _publish_requested(request, claim.analysis_id, publisher, event_id)
+        recorded = await _publish_requested(request, claim.analysis_id, publisher, event_id, tenant)
     except EventLogUnavailable:
         await idempotency.release(key)
         raise
@@ -65,7 +69,11 @@ async def request_analysis(
 
 
 async def _publish_requested(
-    request: AnalyzeRequest, analysis_id: UUID, publisher: EventPublisher, event_id: str | None
+    request: AnalyzeRequest,
+    analysis_id: UUID,
+    publisher: EventPublisher,
+    event_id: str | None,
+    tenant: UUID | None,
 ) -> Recorded:
     event = AnalysisRequested(
         analysis_id=analysis_id,
@@ -75,19 +83,28 @@ async def _publish_requested(
         filename=request.filename,
         config=request.config,
         options=request.options.model_dump(),
+        created_by=tenant,
     )
-    position = await publisher.publish(new_envelope(event, source=SOURCE, event_id=event_id))
+    envelope = new_envelope(
+        event, source=SOURCE, event_id=event_id, tenant_id=str(tenant) if tenant else None
+    )
+    position = await publisher.publish(envelope)
     return Recorded(analysis_id, position)
 
 
 async def delete_analysis(
-    analysis_id: UUID, lookup: AnalysisLookup, publisher: EventPublisher
+    analysis_id: UUID, lookup: AnalysisLookup, publisher: EventPublisher, tenant: UUID | None = None
 ) -> Recorded:
-    """Record an AnalysisDeleted event, refusing unknown and already deleted ids."""
-    status = await lookup.status_of(analysis_id)
+    """Record an AnalysisDeleted event, refusing unknown and already deleted ids
+    (and, with access control, another tenant's: refused as unknown)."""
+    status = await lookup.status_of(analysis_id, tenant)
     if status is None:
         raise AnalysisNotFound(f"No analysis with id {analysis_id}.")
     if status == "deleted":
         raise AnalysisAlreadyDeleted(f"Analysis {analysis_id} has been deleted.")
-    envelope = new_envelope(AnalysisDeleted(analysis_id=analysis_id), source=SOURCE)
+    envelope = new_envelope(
+        AnalysisDeleted(analysis_id=analysis_id),
+        source=SOURCE,
+        tenant_id=str(tenant) if tenant else None,
+    )
     return Recorded(analysis_id, await publisher.publish(envelope))

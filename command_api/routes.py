@@ -14,6 +14,7 @@ from command_api.publisher import EventLogUnavailable
 from command_api.read_your_writes import wait_visible
 from command_api.schemas import AnalysisAccepted, AnalyzeRequest
 from media_analysis.analysis_id import AnalysisIdPath, parse_analysis_id
+from media_analysis.http_auth import Tenant
 from media_analysis.problems import problem_response
 
 router = APIRouter(prefix="/api/media", tags=["commands"])
@@ -103,12 +104,13 @@ async def analyze(
     body: AnalyzeRequest,
     response: Response,
     ctx: ContextDep,
+    tenant: Tenant,
     idempotency_key: IdempotencyKey = None,
 ) -> AnalysisAccepted:
     """Record the request as an AnalysisRequested event; answers once the projection shows it."""
     try:
         recorded = await handlers.request_analysis(
-            body, ctx.publisher, ctx.idempotency, idempotency_key
+            body, ctx.publisher, ctx.idempotency, idempotency_key, tenant
         )
     except IdempotencyKeyReused as exc:
         raise HTTPException(409, str(exc)) from exc
@@ -150,11 +152,11 @@ async def analyze(
         **_UNAVAILABLE,
     },
 )
-async def delete(analysis_id: AnalysisIdPath, ctx: ContextDep) -> Response:
+async def delete(analysis_id: AnalysisIdPath, ctx: ContextDep, tenant: Tenant) -> Response:
     """Record an AnalysisDeleted event; answers once the projection shows it deleted."""
     uid = parse_analysis_id(analysis_id)
     try:
-        recorded = await handlers.delete_analysis(uid, ctx.lookup, ctx.publisher)
+        recorded = await handlers.delete_analysis(uid, ctx.lookup, ctx.publisher, tenant)
     except handlers.AnalysisNotFound as exc:
         raise HTTPException(404, str(exc)) from exc
     except handlers.AnalysisAlreadyDeleted as exc:

@@ -40,6 +40,10 @@ _HEADERS: dict[str, Any] = {
         "ce_schemaversion": {"type": "string", "description": "Version of the data schema."},
         "ce_correlationid": {"type": "string", "description": "Shared by one request's events."},
         "ce_causationid": {"type": "string", "description": "The event that caused this one."},
+        "ce_tenantid": {
+            "type": "string",
+            "description": "The tenant whose request started the chain (with access control on).",
+        },
         "content-type": {"const": "application/json"},
     },
 }

@@ -11,6 +11,8 @@ Extensions beyond the core attributes:
   client request (the AnalysisRequested event's id by default).
 - ``causationid``: the id of the event (or request) that caused this one.
 - ``schemaversion``: version of the ``data`` schema, for upcasting.
+- ``tenantid``: the tenant (API key owner) whose request started the chain;
+  absent when the service runs without access control. Caused events inherit it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ class Envelope(BaseModel):
     schema_version: int = Field(ge=1, description="Version of the data schema.")
     correlation_id: str = Field(description="Groups all events of one client request.")
     causation_id: str | None = Field(default=None, description="What caused this event.")
+    tenant_id: str | None = Field(
+        default=None, description="The tenant whose request started the chain, if any."
+    )
     data: SerializeAsAny[AnalysisEvent]
 
     @property
@@ -53,6 +58,7 @@ def new_envelope(
     causation_id: str | None = None,
     event_id: str | None = None,
     time: datetime | None = None,
+    tenant_id: str | None = None,
 ) -> Envelope:
     """Wrap ``data`` in a fresh envelope, stamping id, time and version."""
     eid = event_id or str(uuid4())
@@ -65,6 +71,7 @@ def new_envelope(
         schema_version=data.VERSION,
         correlation_id=correlation_id or eid,
         causation_id=causation_id,
+        tenant_id=tenant_id,
         data=data,
     )
 
@@ -72,5 +79,9 @@ def new_envelope(
 def caused_by(cause: Envelope, data: AnalysisEvent, *, source: str) -> Envelope:
     """A new envelope for ``data`` that follows from ``cause`` (same correlation)."""
     return new_envelope(
-        data, source=source, correlation_id=cause.correlation_id, causation_id=cause.id
+        data,
+        source=source,
+        correlation_id=cause.correlation_id,
+        causation_id=cause.id,
+        tenant_id=cause.tenant_id,
     )

@@ -50,6 +50,8 @@ def encode(envelope: Envelope) -> KafkaRecord:
     ]
     if envelope.causation_id is not None:
         headers.append(("ce_causationid", envelope.causation_id))
+    if envelope.tenant_id is not None:
+        headers.append(("ce_tenantid", envelope.tenant_id))
     return KafkaRecord(
         key=envelope.subject.encode(),
         value=envelope.data.model_dump_json().encode(),
@@ -109,6 +111,7 @@ def decode(
             schema_version=cls.VERSION,
             correlation_id=attrs.get("ce_correlationid") or attrs["ce_id"],
             causation_id=attrs.get("ce_causationid"),
+            tenant_id=attrs.get("ce_tenantid"),
             data=data,
         )
     except ValidationError as exc:

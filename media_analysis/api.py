@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from command_api.bootstrap import command_lifespan
 from command_api.routes import router as command_router
 from media_analysis import health, metrics, problems
+from media_analysis.http_auth import AUTH_RESPONSES, auth_lifespan
 from media_analysis.load_shedding import InFlightLimit
 from media_analysis.settings import Settings
 from query_api.artifacts import artifact_router
@@ -32,6 +33,7 @@ def build_app(settings: Settings, sides: tuple[Side, ...] = ("command", "query")
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.readiness_checks = {}
         async with AsyncExitStack() as stack:
+            await stack.enter_async_context(auth_lifespan(app, settings))
             if "command" in sides:
                 await stack.enter_async_context(command_lifespan(app, settings))
             if "query" in sides:
@@ -60,10 +62,10 @@ def build_app(settings: Settings, sides: tuple[Side, ...] = ("command", "query")
     app.include_router(health.router)
     app.include_router(metrics.router)
     if "command" in sides:
-        app.include_router(command_router)
+        app.include_router(command_router, responses=AUTH_RESPONSES)
     if "query" in sides:
-        app.include_router(query_router)
-        app.include_router(artifact_router(settings))
-        app.include_router(audit_router)
-        app.include_router(contract_router)
+        app.include_router(query_router, responses=AUTH_RESPONSES)
+        app.include_router(artifact_router(settings), responses=AUTH_RESPONSES)
+        app.include_router(audit_router, responses=AUTH_RESPONSES)
+        app.include_router(contract_router)  # the public event contract stays open
     return app

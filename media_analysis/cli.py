@@ -11,6 +11,8 @@ media-analysis create-topics  create the event topics (retention forever)
 media-analysis projection rebuild  replay the log into fresh tables, then switch to them
 media-analysis projection verify   compare the live table with a replay of the log
 media-analysis projection recount  rebuild the history counts from the table (after a bulk load)
+media-analysis keys create --tenant new --name NAME   a new API key (shown once)
+media-analysis keys list | keys revoke <id>           the keys, and revoking one
 """
 
 from __future__ import annotations
@@ -118,9 +120,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             "migrate",
             "create-topics",
             "projection",
+            "keys",
         ],
     )
-    parser.add_argument("action", nargs="?", choices=["rebuild", "verify", "recount"])
+    parser.add_argument(
+        "action",
+        nargs="?",
+        choices=["rebuild", "verify", "recount", "create", "list", "revoke"],
+    )
+    parser.add_argument("key_id", nargs="?", help="keys revoke: the key's id")
+    parser.add_argument("--tenant", help="keys create: the tenant's UUID, or 'new'")
+    parser.add_argument("--name", help="keys create: a name to recognise the key by")
     args = parser.parse_args(argv)
     settings = Settings()
     logging.basicConfig(
@@ -147,9 +157,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif command == "projection":
         from projector.commands import projection_command
 
-        if args.action is None:
+        if args.action not in ("rebuild", "verify", "recount"):
             parser.error("projection needs an action: rebuild, verify or recount")
         return projection_command(args.action, settings)
+    elif command == "keys":
+        from media_analysis.key_commands import keys_command
+
+        if args.action not in ("create", "list", "revoke"):
+            parser.error("keys needs an action: create, list or revoke")
+        return keys_command(
+            args.action, settings, tenant=args.tenant, name=args.name, key_id=args.key_id
+        )
     elif command == "all":
         _run(lambda: _serve(settings, ("command", "query"), ("processor", "projector")))
     return 0

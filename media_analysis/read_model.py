@@ -97,3 +97,15 @@ idempotency_key = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 """Owned by the command side: one row per Idempotency-Key it has accepted."""
+
+api_key = Table(
+    "api_key",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("tenant", Uuid, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+"""API keys (access control): only a SHA-256 of each key is stored."""

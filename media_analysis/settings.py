@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     estimated_time_cache_seconds: float = Field(default=10, ge=0)
     api_max_in_flight: int = Field(default=512, ge=0)
+    api_auth_required: bool = False
+    api_rate_limit_per_minute: int = Field(default=600, ge=0)
+    api_key_cache_seconds: float = Field(default=5, ge=0)
 
     # Processors
     processor_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
@@ -53,6 +56,8 @@ class Settings(BaseSettings):
     media_fetch_allowed_networks: Annotated[list[Network], NoDecode] = Field(default_factory=list)
     media_fetch_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
     media_fetch_timeout_seconds: float = Field(default=120, gt=0)
+    media_max_pixels: int = Field(default=50_000_000, ge=1)
+    media_max_duration_seconds: float = Field(default=4 * 3600, gt=0)
     work_dir: Path = Path(".state/work")
     processor_concurrency: int = Field(default=4, ge=1, le=64)
     analysis_max_attempts: int = Field(default=3, ge=1, le=20)

@@ -13,6 +13,7 @@ from media_analysis.artifacts import (
     content_type_for,
     is_safe_name,
 )
+from media_analysis.http_auth import Tenant
 from media_analysis.settings import Settings
 from query_api import views
 from query_api.routes import ContextDep
@@ -33,12 +34,12 @@ def build_artifact_router(store: ArtifactStore) -> APIRouter:
             503: {"description": "PostgreSQL unavailable."},
         },
     )
-    async def artifact(analysis_id: str, name: str, ctx: ContextDep) -> Response:
+    async def artifact(analysis_id: str, name: str, ctx: ContextDep, tenant: Tenant) -> Response:
         uid = parse_analysis_id(analysis_id)
         if not is_safe_name(name):
             raise HTTPException(400, f"'{name}' is not a valid artifact name.")
         try:
-            row = await views.analysis_by_id(ctx.engine, uid)
+            row = await views.analysis_by_id(ctx.engine, uid, tenant)
         except views.ReadModelUnavailable as exc:
             raise HTTPException(503, str(exc)) from exc
         if row is None:

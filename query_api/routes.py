@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from events import MediaType
 from media_analysis.analysis_id import AnalysisIdPath, parse_analysis_id
+from media_analysis.http_auth import Tenant
 from media_analysis.problems import problem_response
 from query_api import cursor, views
 from query_api.bootstrap import QueryContext
@@ -77,11 +78,11 @@ def _status_body(row: dict[str, Any]) -> AnalysisStatus:
         503: _UNAVAILABLE,
     },
 )
-async def status(analysis_id: AnalysisIdPath, ctx: ContextDep) -> AnalysisStatus:
+async def status(analysis_id: AnalysisIdPath, ctx: ContextDep, tenant: Tenant) -> AnalysisStatus:
     """Everything known about one analysis, straight from the projection."""
     uid = parse_analysis_id(analysis_id)
     try:
-        row = await views.analysis_by_id(ctx.engine, uid)
+        row = await views.analysis_by_id(ctx.engine, uid, tenant)
     except views.ReadModelUnavailable as exc:
         raise HTTPException(503, str(exc)) from exc
     if row is None:
@@ -116,6 +117,7 @@ def _next_cursor(q: views.HistoryQuery, last: dict[str, Any], page: int) -> str:
 )
 async def history(
     ctx: ContextDep,
+    tenant: Tenant,
     page: Annotated[
         int | None,
         Query(ge=1, le=1_000_000, description="1-based page number (default 1)."),
@@ -166,6 +168,7 @@ async def history(
         sort_by=sort_by,
         order=order,
         after=after,
+        tenant=tenant,
     )
     try:
         rows, total = await views.history(ctx.engine, query)

@@ -39,10 +39,16 @@ class HistoryQuery:
     """Only analyses created by this tenant (``created_by``); None: all."""
 
 
-async def analysis_by_id(engine: AsyncEngine, analysis_id: UUID) -> dict[str, Any] | None:
+async def analysis_by_id(
+    engine: AsyncEngine, analysis_id: UUID, tenant: UUID | None = None
+) -> dict[str, Any] | None:
+    """The row, or None when unknown, or another tenant's (indistinguishable)."""
+    query = select(t).where(t.c.id == analysis_id)
+    if tenant is not None:
+        query = query.where(t.c.created_by == tenant)
     try:
         async with engine.connect() as conn:
-            row = (await conn.execute(select(t).where(t.c.id == analysis_id))).mappings().first()
+            row = (await conn.execute(query)).mappings().first()
     except (SQLAlchemyError, OSError) as exc:
         raise ReadModelUnavailable(f"PostgreSQL is unavailable, retry later ({exc})") from exc
     return dict(row) if row is not None else None

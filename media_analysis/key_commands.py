@@ -1,0 +1,59 @@
+"""``media-analysis keys create|list|revoke``: the operator's API-key tool."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import TextIO
+from uuid import UUID, uuid4
+
+from media_analysis import api_keys
+from media_analysis.database import create_engine
+from media_analysis.settings import Settings
+
+
+async def _run(
+    action: str, settings: Settings, tenant: str | None, name: str | None, key_id: str | None,
+    out: TextIO,
+) -> int:  # fmt: skip
+    engine = create_engine(settings, pool_size=1)
+    try:
+        if action == "create":
+            owner = uuid4() if tenant in (None, "new") else UUID(tenant)
+            info, key = await api_keys.create(engine, owner, name or "unnamed")
+            out.write(
+                f"created key {info.id} for tenant {info.tenant} ({info.name})\n"
+                f"key (shown once, store it now): {key}\n"
+            )
+            return 0
+        if action == "list":
+            for k in await api_keys.listed(engine):
+                state = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "active"
+                out.write(f"{k.id}  tenant {k.tenant}  {state:<24} {k.name}\n")
+            return 0
+        if key_id is None:
+            out.write("keys revoke needs the key's id (see `keys list`)\n")
+            return 2
+        if await api_keys.revoke(engine, UUID(key_id)):
+            out.write(f"revoked key {key_id}\n")
+            return 0
+        out.write(f"no active key {key_id}\n")
+        return 1
+    finally:
+        await engine.dispose()
+
+
+def keys_command(
+    action: str,
+    settings: Settings,
+    *,
+    tenant: str | None = None,
+    name: str | None = None,
+    key_id: str | None = None,
+    out: TextIO = sys.stdout,
+) -> int:
+    try:
+        return asyncio.run(_run(action, settings, tenant, name, key_id, out))
+    except ValueError as exc:  # a malformed UUID
+        out.write(f"keys {action}: {exc}\n")
+        return 2

@@ -1,0 +1,229 @@
+"""Access control on a second API process with API_AUTH_REQUIRED=true, sharing
+the session's Kafka, PostgreSQL, projector and processor: keys from the CLI,
+401 without a valid key, every endpoint scoped to the key's tenant (another
+tenant's analysis is 404, like an unknown one, and a refused DELETE emits no
+event), the tenant on the row and on every event, and a per-key rate limit."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+
+from tests.conftest import (
+    BIN,
+    MediaServer,
+    Service,
+    free_port,
+    wait_for_status,
+    wait_until,
+)
+from tests.faults.audit import events_by_analysis
+from tests.integration.log_tools import sql
+from tests.stage_samples import png_image
+
+RATE_PER_MINUTE = 60
+
+
+def keys_cli(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [str(BIN / "media-analysis"), "keys", *args],
+        env=env, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return done.stdout
+
+
+def create_key(env: dict[str, str], tenant: str = "new") -> tuple[str, str, str]:
+    """(key id, tenant, key) from `media-analysis keys create`."""
+    out = keys_cli(env, "create", "--tenant", tenant, "--name", f"test-{uuid4().hex[:6]}")
+    found = re.search(
+        r"created key (\S+) for tenant (\S+) .*\nkey \(shown once, store it now\): (\S+)", out
+    )
+    assert found, out
+    return found.group(1), found.group(2), found.group(3)
+
+
+@pytest.fixture(scope="module")
+def auth_env(services: dict[str, Service], prepared: dict[str, str]) -> dict[str, str]:
+    return {
+        **prepared,
+        "API_PORT": str(free_port()),
+        "API_AUTH_REQUIRED": "true",
+        "API_KEY_CACHE_SECONDS": "0.5",
+        "API_RATE_LIMIT_PER_MINUTE": str(RATE_PER_MINUTE),
+    }
+
+
+@pytest.fixture(scope="module")
+def auth_url(auth_env: dict[str, str]) -> Iterator[str]:
+    api = Service("api-auth", "api", auth_env)
+    url = f"http://127.0.0.1:{auth_env['API_PORT']}"
+
+    def ready() -> bool:
+        if api.process.poll() is not None:
+            raise AssertionError(f"api-auth exited:\n{api.log_tail()}")
+        try:
+            return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_until(ready, timeout=60, interval=0.3, what="auth API /readyz")
+        yield url
+    finally:
+        api.stop()
+
+
+def client_for(url: str, key: str, header: str = "bearer") -> httpx.Client:
+    headers = {"Authorization": f"Bearer {key}"} if header == "bearer" else {"X-API-Key": key}
+    return httpx.Client(base_url=url, headers=headers, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def two_tenants(
+    auth_env: dict[str, str], auth_url: str, media_server: MediaServer
+) -> Iterator[dict[str, Any]]:
+    """Tenant A with a completed image analysis (it has a thumbnail), tenant B."""
+    _, tenant_a, key_a = create_key(auth_env)
+    _, tenant_b, key_b = create_key(auth_env)
+    name = f"tenant-{uuid4().hex[:8]}.png"
+    png_image(media_server.directory / name, "160x120")
+    with client_for(auth_url, key_a) as a, client_for(auth_url, key_b, "x-api-key") as b:
+        body = {
+            "prompt": "whose is this?",
+            "media_url": media_server.url(name),
+            "media_type": "image",
+        }
+        accepted = a.post("/api/media/analyze", json=body)
+        assert accepted.status_code == 202, accepted.text
+        analysis_id = accepted.json()["analysis_id"]
+        wait_for_status(a, analysis_id, {"completed"})
+        yield {"a": a, "b": b, "id": analysis_id, "tenant_a": tenant_a, "tenant_b": tenant_b}
+
+
+def test_given_auth_on_when_no_key_or_a_bad_key_then_401_and_probes_stay_open(
+    auth_url: str,
+) -> None:
+    with httpx.Client(base_url=auth_url, timeout=10) as anonymous:
+        for method, path in (
+            ("GET", f"/api/media/status/{uuid4()}"),
+            ("GET", "/api/media/history"),
+            ("POST", "/api/media/analyze"),
+            ("DELETE", f"/api/media/{uuid4()}"),
+            ("GET", f"/api/media/{uuid4()}/events"),
+        ):
+            response = anonymous.request(method, path)
+            assert response.status_code == 401, (method, path, response.text)
+            assert response.headers["WWW-Authenticate"] == "Bearer"
+            assert response.headers["content-type"] == "application/problem+json"
+        wrong = anonymous.get("/api/media/history", headers={"Authorization": "Bearer ma_nope"})
+        assert wrong.status_code == 401
+        assert "not valid" in wrong.json()["detail"]
+        for open_path in ("/healthz", "/readyz", "/metrics", "/api/events/asyncapi.json"):
+            assert anonymous.get(open_path).status_code == 200, open_path
+
+
+def test_given_two_tenants_then_each_endpoint_refuses_the_others_analysis_as_unknown(
+    two_tenants: dict[str, Any], auth_env: dict[str, str]
+) -> None:
+    a, b, aid = two_tenants["a"], two_tenants["b"], two_tenants["id"]
+    unknown = str(uuid4())
+
+    assert a.get(f"/api/media/status/{aid}").status_code == 200
+    assert a.get(f"/api/media/{aid}/events").status_code == 200
+    assert a.get(f"/api/media/{aid}/artifacts/thumbnail.jpg").status_code == 200
+    listed_a = a.get("/api/media/history", params={"per_page": 100}).json()
+    assert aid in {item["id"] for item in listed_a["items"]}
+
+    for path in (
+        "/api/media/status/{}",
+        "/api/media/{}/events",
+        "/api/media/{}/artifacts/thumbnail.jpg",
+    ):
+        theirs, nobodys = b.get(path.format(aid)), b.get(path.format(unknown))
+        assert theirs.status_code == nobodys.status_code == 404, path
+        assert theirs.json()["detail"].replace(aid, "?") == nobodys.json()["detail"].replace(
+            unknown, "?"
+        ), "another tenant's id must read exactly like an unknown one"
+    listed_b = b.get("/api/media/history", params={"per_page": 100}).json()
+    assert aid not in {item["id"] for item in listed_b["items"]}
+    assert listed_b["pagination"]["total"] == len(listed_b["items"]) == 0
+
+    refused = b.delete(f"/api/media/{aid}")
+    assert refused.status_code == 404
+    events = events_by_analysis(auth_env, {aid})[aid]
+    assert [e.type.rsplit(".", 1)[1] for e in events][-1] == "completed", "no deletion recorded"
+    assert a.get(f"/api/media/status/{aid}").status_code == 200
+
+
+def test_the_tenant_is_on_the_row_and_on_every_event(
+    two_tenants: dict[str, Any], auth_env: dict[str, str]
+) -> None:
+    aid, tenant_a = two_tenants["id"], two_tenants["tenant_a"]
+    rows = sql(
+        auth_env["DATABASE_URL"], "SELECT created_by FROM analysis_request WHERE id = $1", UUID(aid)
+    )
+    assert str(rows[0]["created_by"]) == tenant_a
+    events = events_by_analysis(auth_env, {aid})[aid]
+    assert {e.type.rsplit(".", 1)[1] for e in events} >= {"requested", "started", "completed"}
+    assert {e.tenant_id for e in events} == {tenant_a}
+
+
+def test_keys_are_stored_hashed_and_a_revoked_key_stops_working(
+    auth_env: dict[str, str], auth_url: str
+) -> None:
+    key_id, _, key = create_key(auth_env)
+    stored = sql(auth_env["DATABASE_URL"], "SELECT * FROM api_key WHERE id = $1", UUID(key_id))
+    assert len(stored) == 1
+    assert key not in " ".join(str(v) for v in stored[0].values()), "no plaintext key at rest"
+    assert key_id in keys_cli(auth_env, "list")
+    with client_for(auth_url, key) as c:
+        assert c.get("/api/media/history").status_code == 200
+        assert f"revoked key {key_id}" in keys_cli(auth_env, "revoke", key_id)
+        started = time.monotonic()
+        wait_until(
+            lambda: c.get("/api/media/history").status_code == 401,
+            timeout=5,
+            what="revoked key refused",
+        )
+        assert time.monotonic() - started < 5, "API_KEY_CACHE_SECONDS bounds the delay"
+
+
+def test_given_a_burst_beyond_the_keys_rate_limit_then_429_with_retry_after(
+    auth_env: dict[str, str], auth_url: str
+) -> None:
+    _, _, key = create_key(auth_env)
+    with client_for(auth_url, key) as c:
+        answers = [
+            c.get("/api/media/history", params={"per_page": 1}) for _ in range(RATE_PER_MINUTE + 15)
+        ]
+    codes = [r.status_code for r in answers]
+    assert codes[: RATE_PER_MINUTE - 5].count(200) == RATE_PER_MINUTE - 5, (
+        "the burst allowance first"
+    )
+    limited = [r for r in answers if r.status_code == 429]
+    assert limited, codes
+    assert int(limited[0].headers["Retry-After"]) >= 1
+    assert "Rate limit" in limited[0].json()["detail"]
+    _, _, other = create_key(auth_env)
+    with client_for(auth_url, other) as fresh:
+        assert fresh.get("/api/media/history").status_code == 200, "limits are per key"
+
+
+def test_a_tenants_idempotency_key_never_returns_another_tenants_analysis(
+    two_tenants: dict[str, Any], media_server: MediaServer
+) -> None:
+    a, b = two_tenants["a"], two_tenants["b"]
+    body = {"prompt": "same key", "media_url": media_server.url("clip.mp4"), "media_type": "video"}
+    shared = {"Idempotency-Key": f"k-{uuid4().hex}"}
+    first = a.post("/api/media/analyze", json=body, headers=shared)
+    second = b.post("/api/media/analyze", json=body, headers=shared)
+    assert first.status_code == second.status_code == 202
+    assert first.json()["analysis_id"] != second.json()["analysis_id"]
+    assert "Idempotent-Replayed" not in second.headers
