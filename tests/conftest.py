@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -133,13 +133,11 @@ def prepared(migrated: dict[str, str]) -> dict[str, str]:
     return migrated
 
 
-@pytest.fixture(scope="session")
-def services(prepared: dict[str, str]) -> Iterator[dict[str, Service]]:
-    started = {name: Service(name, name, prepared) for name in ("api", "projector", "processor")}
-    base_url = f"http://127.0.0.1:{prepared['API_PORT']}"
+def wait_ready(started: Iterable[Service], base_url: str, timeout: float = 60) -> None:
+    """Until ``base_url`` answers /readyz 200; fails at once if a service exits."""
 
     def ready() -> bool:
-        for service in started.values():
+        for service in started:
             if service.process.poll() is not None:
                 raise AssertionError(f"{service.name} exited:\n{service.log_tail()}")
         try:
@@ -147,8 +145,14 @@ def services(prepared: dict[str, str]) -> Iterator[dict[str, Service]]:
         except httpx.HTTPError:
             return False
 
+    wait_until(ready, timeout=timeout, interval=0.3, what=f"{base_url}/readyz")
+
+
+@pytest.fixture(scope="session")
+def services(prepared: dict[str, str]) -> Iterator[dict[str, Service]]:
+    started = {name: Service(name, name, prepared) for name in ("api", "projector", "processor")}
     try:
-        wait_until(ready, timeout=60, interval=0.3, what="/readyz")
+        wait_ready(started.values(), f"http://127.0.0.1:{prepared['API_PORT']}")
         yield started
     finally:
         for service in started.values():

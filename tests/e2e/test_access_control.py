@@ -22,6 +22,7 @@ from tests.conftest import (
     Service,
     free_port,
     wait_for_status,
+    wait_ready,
     wait_until,
 )
 from tests.faults.audit import events_by_analysis
@@ -64,17 +65,8 @@ def auth_env(services: dict[str, Service], prepared: dict[str, str]) -> dict[str
 def auth_url(auth_env: dict[str, str]) -> Iterator[str]:
     api = Service("api-auth", "api", auth_env)
     url = f"http://127.0.0.1:{auth_env['API_PORT']}"
-
-    def ready() -> bool:
-        if api.process.poll() is not None:
-            raise AssertionError(f"api-auth exited:\n{api.log_tail()}")
-        try:
-            return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
     try:
-        wait_until(ready, timeout=60, interval=0.3, what="auth API /readyz")
+        wait_ready([api], url)
         yield url
     finally:
         api.stop()
