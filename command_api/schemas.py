@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, JsonValue, field_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    UrlConstraints,
+    field_validator,
+)
 
 from events import MediaType
 
 MAX_PROMPT_CHARS = 10_000
+MAX_URL_CHARS = 2048
 MAX_CONFIG_BYTES = 16 * 1024
 """Largest ``config`` accepted, measured as compact JSON."""
 MAX_CONFIG_DEPTH = 32
@@ -79,7 +88,9 @@ class AnalyzeRequest(BaseModel):
         description="Question about the media.",
         json_schema_extra=_NO_NUL,
     )
-    media_url: AnyHttpUrl = Field(description="http(s) URL of the media.")
+    media_url: Annotated[AnyHttpUrl, UrlConstraints(max_length=MAX_URL_CHARS)] = Field(
+        description="http(s) URL of the media."
+    )
     media_type: MediaType = Field(description="video, audio, document, image or unknown.")
     filename: str | None = Field(default=None, max_length=500, json_schema_extra=_NO_NUL)
     config: dict[str, Any] = Field(default_factory=dict, description="Model parameters.")

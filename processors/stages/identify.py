@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from processors.errors import MediaTooLarge
+from processors.errors import MediaTooLarge, MediaUndecodable
 from processors.probe import probe_media
 from processors.sniff import document_kind, media_type_from_probe, read_head
 from processors.stages.context import StageContext, StageSkipped
@@ -40,6 +40,10 @@ def check_limits(probe: dict[str, Any], max_pixels: int, max_duration: float) ->
         )
     for stream in probe.get("streams", []):
         width, height = stream.get("width") or 0, stream.get("height") or 0
+        if stream.get("type") == "video" and not (width and height):
+            # ffprobe reports 0x0 for a header it refuses (over ~268 megapixels, or
+            # malformed); no decoder will do better.
+            raise MediaUndecodable("the picture declares no usable size (forged or malformed)")
         if width * height > max_pixels:
             raise MediaTooLarge(
                 f"the picture is {width}x{height} ({width * height / 1e6:.0f} megapixels), "

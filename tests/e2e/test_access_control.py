@@ -131,7 +131,7 @@ def test_given_two_tenants_then_each_endpoint_refuses_the_others_analysis_as_unk
     assert a.get(f"/api/media/{aid}/events").status_code == 200
     assert a.get(f"/api/media/{aid}/artifacts/thumbnail.jpg").status_code == 200
     listed_a = a.get("/api/media/history", params={"per_page": 100}).json()
-    assert aid in {item["id"] for item in listed_a["items"]}
+    assert aid in {item["analysis_id"] for item in listed_a["data"]}
 
     for path in (
         "/api/media/status/{}",
@@ -144,8 +144,8 @@ def test_given_two_tenants_then_each_endpoint_refuses_the_others_analysis_as_unk
             unknown, "?"
         ), "another tenant's id must read exactly like an unknown one"
     listed_b = b.get("/api/media/history", params={"per_page": 100}).json()
-    assert aid not in {item["id"] for item in listed_b["items"]}
-    assert listed_b["pagination"]["total"] == len(listed_b["items"]) == 0
+    assert aid not in {item["analysis_id"] for item in listed_b["data"]}
+    assert listed_b["pagination"]["total"] == len(listed_b["data"]) == 0
 
     refused = b.delete(f"/api/media/{aid}")
     assert refused.status_code == 404

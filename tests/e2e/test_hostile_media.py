@@ -40,13 +40,15 @@ def png_declaring(width: int, height: int, rows: int) -> bytes:
     )
 
 
-def wav_declaring_hours(hours: float) -> bytes:
-    """A WAV whose header claims ``hours`` of 8 kHz mono audio; one second present."""
-    rate, claimed = 8000, int(hours * 3600 * 8000)
-    fmt = struct.pack("<HHIIHH", 1, 1, rate, rate, 1, 8)
-    head = b"RIFF" + struct.pack("<I", min(claimed + 36, 0xFFFFFFFF)) + b"WAVE"
-    head += b"fmt " + struct.pack("<I", len(fmt)) + fmt
-    return head + b"data" + struct.pack("<I", min(claimed, 0xFFFFFFF0)) + b"\x80" * rate
+def mp4_declaring_forever(clip: bytes) -> bytes:
+    """The clip with its movie header (mvhd) claiming 2**32 - 16 ticks: 1,193 hours
+    at the clip's 1 kHz timescale."""
+    forged = bytearray(clip)
+    at = forged.index(b"mvhd") + 4 + 4 + 4 + 4  # version/flags, created, modified
+    timescale = struct.unpack(">I", forged[at : at + 4])[0]
+    assert timescale == 1000, timescale
+    forged[at + 4 : at + 8] = struct.pack(">I", 0xFFFFFFF0)
+    return bytes(forged)
 
 
 class _Canary(BaseHTTPRequestHandler):
@@ -86,8 +88,13 @@ def _hostile_files(directory: Path, clip: bytes, canary: str) -> dict[str, tuple
         f"truncated-{tag}.mp4": (clip[: len(clip) // 3], "video", "media_undecodable"),
         f"text-{tag}.mp4": (b"plain words, not a movie\n" * 50, "video", "media_undecodable"),
         f"bomb-{tag}.png": (png_declaring(8000, 8000, 8000), "image", "MEDIA_MAX_PIXELS"),
-        f"forged-{tag}.png": (png_declaring(60000, 60000, 4), "image", "MEDIA_MAX_PIXELS"),
-        f"endless-{tag}.wav": (wav_declaring_hours(100), "audio", "MEDIA_MAX_DURATION_SECONDS"),
+        f"forged-{tag}.png": (png_declaring(12000, 12000, 4), "image", "MEDIA_MAX_PIXELS"),
+        f"forged-past-ffmpeg-{tag}.png": (
+            png_declaring(60000, 60000, 4),
+            "image",
+            "media_undecodable: the picture declares no usable size",
+        ),
+        f"endless-{tag}.mp4": (mp4_declaring_forever(clip), "video", "MEDIA_MAX_DURATION_SECONDS"),
         f"playlist-{tag}.mp4": (
             (
                 "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n"
