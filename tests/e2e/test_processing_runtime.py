@@ -304,7 +304,13 @@ def test_a_processor_killed_mid_analysis_loses_nothing(
     path = f"/slow/6/{uuid.uuid4()}"
     analysis_id = submit(client, host.url(path))
     wait_until(lambda: host.count(path) == 1, timeout=30, what="the slow fetch to start")
-    assert client.get(f"/api/media/status/{analysis_id}").json()["status"] == "processing"
+    # The fetch starts right after AnalysisStarted is acknowledged; the projector
+    # shows it a moment later (the fetch takes 6 s).
+    wait_until(
+        lambda: client.get(f"/api/media/status/{analysis_id}").json()["status"] == "processing",
+        timeout=5,
+        what="the analysis to show as processing",
+    )
 
     for service in list(processors.running):
         processors.kill(service)
