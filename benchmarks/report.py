@@ -105,6 +105,14 @@ def render(r: dict[str, Any]) -> str:
             else ""
         ),
         "",
+        (
+            f"Migrations on that table (`alembic upgrade head` from 0003: the count "
+            f"projection's backfill and the new index over every row): "
+            f"{r['migration']['seconds']} s (goal < 30 s)."
+            if "migration" in r
+            else ""
+        ),
+        "",
         "## Media",
         "",
         f"A 6-second clip (probe only), alone: {clips['single_clip_s']} s, submit to completed. "

@@ -21,7 +21,7 @@ from typing import Any
 
 import uvloop
 
-from benchmarks import procstat, scenarios
+from benchmarks import migration_time, procstat, scenarios
 from benchmarks.processor import Processor, skip_backlog
 
 OUT = Path(__file__).resolve().parent / "results"
@@ -127,6 +127,10 @@ async def main() -> None:
     step(f"seed history with {profile['history_rows']:,} rows")
     results["history_seed_seconds"] = await scenarios.seed_history(dsn, profile["history_rows"])
     results["history_total_cost"] = await scenarios.total_costs(dsn)
+    step("migrations from 0003 to head on the seeded table")
+    results["migration"] = await asyncio.to_thread(
+        migration_time.time_upgrade, os.environ["DATABASE_URL"]
+    )
     cursors = await scenarios.deep_cursors(dsn)
     for name, make in (
         ("history_shallow", scenarios.history_request(10, False)),

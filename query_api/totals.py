@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from media_analysis.read_model import analysis_count, analysis_request
@@ -37,7 +37,9 @@ def _start_of(day: date) -> datetime:
 
 def _same_filters(table: Any, f: Filters, tenant_column: str) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [
-        table.c.status != "deleted" if f.status is None else table.c.status == f.status
+        table.c.status != literal_column("'deleted'")  # see views.NOT_DELETED
+        if f.status is None
+        else table.c.status == f.status
     ]
     if f.media_type is not None:
         conditions.append(table.c.media_type == f.media_type)

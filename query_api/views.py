@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, literal_column, or_, select, tuple_
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,6 +17,7 @@ from query_api import totals
 from query_api.cursor import Cursor
 
 t = analysis_request
+NOT_DELETED: ColumnElement[str] = literal_column("'deleted'")
 
 
 class ReadModelUnavailable(MediaAnalysisError):
@@ -57,7 +58,10 @@ async def analysis_by_id(
 def _filters(q: HistoryQuery) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if q.status is None:
-        conditions.append(t.c.status != "deleted")
+        # A literal, not a bind parameter: the listing indexes are partial (WHERE
+        # status != 'deleted') and PostgreSQL's generic plan for a prepared statement
+        # cannot prove a parameter matches, so it fell back to parallel seq scans.
+        conditions.append(t.c.status != NOT_DELETED)
     else:
         conditions.append(t.c.status == q.status)
     if q.media_type is not None:
@@ -83,6 +87,9 @@ def _after(q: HistoryQuery, after: Cursor) -> ColumnElement[bool]:
 
 
 def _page_query(q: HistoryQuery) -> Select[Any]:
+    # NULLS LAST only where NULLs exist (completed_at): on a NOT NULL column it
+    # changes nothing but stops PostgreSQL from reading the index backwards for
+    # DESC, which turned page 1 of a million rows into a 285 ms sort.
     column = t.c[q.sort_by]
     ordering = column.asc() if q.order == "asc" else column.desc()
     tie_break = t.c.id.asc() if q.order == "asc" else t.c.id.desc()
@@ -101,7 +108,7 @@ def _page_query(q: HistoryQuery) -> Select[Any]:
             t.c.completed_at,
         )
         .where(and_(*conditions))
-        .order_by(ordering.nulls_last(), tie_break)
+        .order_by(ordering.nulls_last() if q.sort_by == "completed_at" else ordering, tie_break)
         .limit(q.per_page + 1)  # one more tells whether a next page exists
     )
     return query if q.after is not None else query.offset((q.page - 1) * q.per_page)
