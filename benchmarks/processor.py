@@ -21,6 +21,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from benchmarks import procstat
+from benchmarks.scenarios import event_partitions
 from events import EVENTS_TOPIC
 from processors.consumer import GROUP_ID
 
@@ -32,7 +33,9 @@ async def skip_backlog(bootstrap: str) -> None:
     )
     await consumer.start()
     try:
-        partitions = [TopicPartition(EVENTS_TOPIC, p) for p in sorted(await _partitions(consumer))]
+        partitions = [
+            TopicPartition(EVENTS_TOPIC, p) for p in sorted(await event_partitions(bootstrap))
+        ]
         ends = await consumer.end_offsets(partitions)
         consumer.assign(partitions)
         await consumer.commit(dict(ends.items()))
@@ -94,8 +97,3 @@ class Processor:
         except TimeoutError:
             self._process.kill()
             await self._process.wait()
-
-
-async def _partitions(consumer: AIOKafkaConsumer) -> set[int]:
-    await consumer.topics()  # loads the cluster metadata partitions_for_topic reads
-    return set(consumer.partitions_for_topic(EVENTS_TOPIC) or ())

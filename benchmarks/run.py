@@ -77,7 +77,11 @@ async def main() -> None:
     memory = procstat.PeakMemory(pids)
     memory.start()
 
+    OUT.mkdir(exist_ok=True)
+
     def step(name: str) -> None:
+        # What is measured so far survives a failure in a later scenario.
+        (OUT / "partial.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
         print(f"[bench] {name}", flush=True)
 
     def processor() -> Processor:

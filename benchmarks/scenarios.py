@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from benchmarks import loadgen, procstat
 from benchmarks.loadgen import Request
@@ -51,6 +52,21 @@ def history_request(max_page: int, filtered: bool) -> Callable[[int], Request]:
     return make
 
 
+async def event_partitions(bootstrap: str) -> set[int]:
+    """The event topic's partitions, from the cluster (a consumer that is not
+    subscribed has no metadata for it)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (topic,) = await admin.describe_topics([EVENTS_TOPIC])
+    finally:
+        await admin.close()
+    partitions = {int(p["partition"]) for p in topic["partitions"]}
+    if not partitions:
+        raise RuntimeError(f"{EVENTS_TOPIC} has no partitions: {topic}")
+    return partitions
+
+
 async def projector_caught_up(bootstrap: str, dsn: str, within: float = 180) -> float:
     """Wait until the projector has applied everything in the log, so one
     scenario's backlog does not slow the next; returns the seconds waited."""
@@ -59,7 +75,9 @@ async def projector_caught_up(bootstrap: str, dsn: str, within: float = 180) -> 
     await consumer.start()
     conn = await asyncpg.connect(dsn)
     try:
-        partitions = [TopicPartition(EVENTS_TOPIC, p) for p in sorted(await _partitions(consumer))]
+        partitions = [
+            TopicPartition(EVENTS_TOPIC, p) for p in sorted(await event_partitions(bootstrap))
+        ]
         ends = {tp.partition: o for tp, o in (await consumer.end_offsets(partitions)).items()}
         while time.perf_counter() - started < within:
             rows = await conn.fetch(
@@ -340,8 +358,3 @@ async def clip_end_to_end(base_url: str, media_url: str, count: int) -> dict[str
         "p50_s": round(many[len(many) // 2], 2),
         "max_s": round(many[-1], 2),
     }
-
-
-async def _partitions(consumer: AIOKafkaConsumer) -> set[int]:
-    await consumer.topics()  # loads the cluster metadata partitions_for_topic reads
-    return set(consumer.partitions_for_topic(EVENTS_TOPIC) or ())
