@@ -143,12 +143,16 @@ API_PID: int | None = None
 
 
 async def measured(
-    base_url: str, make: Callable[[int], Request], rate: float, seconds: float
+    base_url: str,
+    make: Callable[[int], Request],
+    rate: float,
+    seconds: float,
+    connections: int = 256,
 ) -> dict[str, Any]:
     """One load run's summary plus the API's CPU milliseconds per answered request."""
     cpu = procstat.cpu_seconds(API_PID) if API_PID else 0.0
     summary: dict[str, Any] = (
-        await loadgen.run(base_url, make, rate=rate, seconds=seconds)
+        await loadgen.run(base_url, make, rate=rate, seconds=seconds, max_connections=connections)
     ).summary()
     if API_PID and summary["ok"]:
         spent = procstat.cpu_seconds(API_PID) - cpu
@@ -157,12 +161,17 @@ async def measured(
 
 
 async def runs(
-    base_url: str, make: Callable[[int], Request], rate: float, seconds: float, repeat: int
+    base_url: str,
+    make: Callable[[int], Request],
+    rate: float,
+    seconds: float,
+    repeat: int,
+    connections: int = 256,
 ) -> dict[str, Any]:
     """``repeat`` runs of one load; the median run (by p95) is the headline."""
     summaries = []
     for _ in range(repeat):
-        summaries.append(await measured(base_url, make, rate, seconds))
+        summaries.append(await measured(base_url, make, rate, seconds, connections))
         await asyncio.sleep(1)
     ordered = sorted(summaries, key=lambda s: float(s["p95_ms"]))  # type: ignore[arg-type]
     return {"median_run": ordered[len(ordered) // 2], "runs": summaries}
