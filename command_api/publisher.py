@@ -37,8 +37,32 @@ class KafkaEventPublisher:
     def __init__(self, broker: KafkaBroker, timeout_seconds: float) -> None:
         self._broker = broker
         self._timeout = timeout_seconds
+        self._failing = False
+        self._trial = asyncio.Lock()
 
     async def publish(self, envelope: Envelope) -> LogPosition:
+        """While Kafka is failing, one request at a time tries (and waits up to the
+        timeout); the others are refused at once instead of each waiting it out. A
+        202 still needs an acks=all acknowledgement, so nothing is weakened."""
+        if not self._failing:
+            return await self._publish(envelope)
+        if self._trial.locked():
+            raise EventLogUnavailable(
+                "Kafka is unavailable (the last attempt to record an event failed); retry later"
+            )
+        async with self._trial:
+            return await self._publish(envelope)
+
+    async def _publish(self, envelope: Envelope) -> LogPosition:
+        try:
+            position = await self._send(envelope)
+        except EventLogUnavailable:
+            self._failing = True
+            raise
+        self._failing = False
+        return position
+
+    async def _send(self, envelope: Envelope) -> LogPosition:
         record = encode(envelope)
         try:
             meta = await asyncio.wait_for(

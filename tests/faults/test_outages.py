@@ -59,8 +59,11 @@ def test_given_steady_load_when_the_kafka_broker_is_sigkilled_and_restarted_then
     refused = [s for s, _ in result.refusals]
     assert refused, "no request met the outage"
     assert set(refused) <= {503}, result.statuses
-    # The publisher gives up after KAFKA_PUBLISH_TIMEOUT_SECONDS (5 s in the suite).
-    assert max(t for _, t in result.refusals) < 10, refusal_latency(result)
+    # One request at a time waits KAFKA_PUBLISH_TIMEOUT_SECONDS (5 s in the suite) to
+    # see whether Kafka is back; the others are refused at once.
+    took = sorted(t for _, t in result.refusals)
+    assert took[-1] < 10, refusal_latency(result)
+    assert took[len(took) // 2] < 1, refusal_latency(result)
     assert report.clean, report
     assert_healthy(base_url, clip, services)
 
