@@ -69,7 +69,9 @@ class Processor:
     async def _ready(self, within: float = 90) -> None:
         """Submit one analysis and wait until a processor has finished it."""
         deadline = time.perf_counter() + within
-        async with httpx.AsyncClient(base_url=self._base, timeout=10) as client:
+        # A generous timeout: a busy API (the scenario before) may answer slowly, and
+        # a timeout here once ended a whole bench run at its last scenario.
+        async with httpx.AsyncClient(base_url=self._base, timeout=60) as client:
             body = {"prompt": "probe", "media_url": self._probe, "media_type": "video"}
             aid = (await client.post("/api/media/analyze", json=body)).json()["analysis_id"]
             while time.perf_counter() < deadline:

@@ -63,7 +63,10 @@ async def main() -> None:
     make = scenarios.post_request(missing)
     if scenario == "status":
         make = scenarios.status_request(await scenarios.create_analyses(base, missing, 300))
-        await scenarios.drain(os.environ["DATABASE_URL"].replace("+asyncpg", ""))
+        await scenarios.projector_caught_up(
+            os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+            os.environ["DATABASE_URL"].replace("+asyncpg", ""),
+        )
     raw = state / f"profile-{service}.txt"
     spy = await asyncio.create_subprocess_exec(
         py_spy, "record", "--nonblocking", "-r", "250", "-f", "raw", "-o", str(raw),

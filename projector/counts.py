@@ -10,7 +10,7 @@ replay or ``projection verify`` reproduces it exactly).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, date
 from typing import NamedTuple
 from uuid import UUID
@@ -108,8 +108,3 @@ async def recount(conn: AsyncConnection) -> int:
     await conn.execute(delete(analysis_count))
     await conn.execute(text(RECOUNT))
     return int((await conn.execute(text("SELECT count(*) FROM analysis_count"))).scalar_one())
-
-
-def buckets(states: Iterable[AnalysisState]) -> Counter[Bucket]:
-    """The buckets of ``states`` counted from scratch (for tests and checks)."""
-    return Counter(bucket_of(s) for s in states)

@@ -4,9 +4,7 @@ the projector's own store)."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -24,23 +22,12 @@ from events import (
     Envelope,
     new_envelope,
 )
-from media_analysis.database import create_engine
 from media_analysis.read_model import analysis_count, analysis_request
-from media_analysis.settings import Settings
 from projector.counts import recount
 from projector.store import Record, apply_batch
 from query_api.totals import Filters, total
 
 MEDIA = ("video", "audio", "image")
-
-
-@pytest.fixture(scope="module")
-def run(migrated: dict[str, str]) -> Iterator[Any]:
-    loop = asyncio.new_event_loop()
-    engine = create_engine(Settings(database_url=migrated["DATABASE_URL"]))
-    yield lambda make: loop.run_until_complete(make(engine))
-    loop.run_until_complete(engine.dispose())
-    loop.close()
 
 
 def _lifecycle(i: int, tenant: UUID, at: datetime) -> list[Envelope]:

@@ -5,7 +5,6 @@ take-over of a claim abandoned by a crash."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 from uuid import uuid4
 
@@ -16,17 +15,6 @@ from command_api.idempotency import (
     PostgresIdempotencyStore,
     request_hash,
 )
-from media_analysis.database import create_engine
-from media_analysis.settings import Settings
-
-
-@pytest.fixture(scope="module")
-def run(migrated: dict[str, str]) -> Iterator[Any]:
-    loop = asyncio.new_event_loop()
-    engine = create_engine(Settings(database_url=migrated["DATABASE_URL"]))
-    yield lambda make: loop.run_until_complete(make(engine))
-    loop.run_until_complete(engine.dispose())
-    loop.close()
 
 
 def test_the_first_claim_owns_the_key_and_later_ones_get_its_analysis(run: Any) -> None:

@@ -3,12 +3,9 @@ re-delivered records and re-produced events leave the table unchanged."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
 from typing import Any
 from uuid import UUID, uuid4
 
-import pytest
 from sqlalchemy import select
 
 from events import (
@@ -20,20 +17,8 @@ from events import (
     Envelope,
     new_envelope,
 )
-from media_analysis.database import create_engine
 from media_analysis.read_model import analysis_event, analysis_request
-from media_analysis.settings import Settings
 from projector.store import Record, apply_batch, stored_positions
-
-
-@pytest.fixture(scope="module")
-def run(migrated: dict[str, str]) -> Iterator[Any]:
-    """Run coroutines against the migrated database on one private loop."""
-    loop = asyncio.new_event_loop()
-    engine = create_engine(Settings(database_url=migrated["DATABASE_URL"]))
-    yield lambda make: loop.run_until_complete(make(engine))
-    loop.run_until_complete(engine.dispose())
-    loop.close()
 
 
 def _events(analysis_id: UUID) -> list[Envelope]:

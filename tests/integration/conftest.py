@@ -1,0 +1,23 @@
+"""Shared fixtures of the integration tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from media_analysis.database import create_engine
+from media_analysis.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def run(migrated: dict[str, str]) -> Iterator[Any]:
+    """Run coroutines against the migrated database on one private loop:
+    ``run(lambda engine: coroutine)``."""
+    loop = asyncio.new_event_loop()
+    engine = create_engine(Settings(database_url=migrated["DATABASE_URL"]))
+    yield lambda make: loop.run_until_complete(make(engine))
+    loop.run_until_complete(engine.dispose())
+    loop.close()
