@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import MediaAnalysisError
 from media_analysis.read_model import analysis_request
+from media_analysis.read_your_writes import CatchUp, ProjectionBehind
 
 
 class ReadModelUnavailable(MediaAnalysisError):
@@ -40,3 +41,25 @@ class ProjectionLookup:
         except (SQLAlchemyError, OSError) as exc:
             raise ReadModelUnavailable(f"PostgreSQL is unavailable, retry later ({exc})") from exc
         return status
+
+
+class CaughtUpLookup:
+    """A lookup that never calls an analysis unknown while the projection may
+    still be applying its AnalysisRequested: on a miss it catches up with the
+    log and looks again (an immediate DELETE after a 202 finds its analysis)."""
+
+    def __init__(self, inner: AnalysisLookup, catch_up: CatchUp) -> None:
+        self._inner = inner
+        self._catch_up = catch_up
+
+    async def status_of(self, analysis_id: UUID, tenant: UUID | None = None) -> str | None:
+        found = await self._inner.status_of(analysis_id, tenant)
+        if found is not None:
+            return found
+        try:
+            await self._catch_up.wait()
+        except ProjectionBehind as exc:
+            raise ReadModelUnavailable(
+                f"Cannot tell yet whether analysis {analysis_id} exists: {exc}; retry later"
+            ) from exc
+        return await self._inner.status_of(analysis_id, tenant)

@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
-from command_api.analysis_lookup import AnalysisLookup, ProjectionLookup
+from command_api.analysis_lookup import AnalysisLookup, CaughtUpLookup, ProjectionLookup
 from command_api.estimates import DurationEstimator, MedianDurationEstimator
 from command_api.idempotency import IdempotencyStore, PostgresIdempotencyStore
 from command_api.publisher import EventPublisher, KafkaEventPublisher
-from command_api.read_your_writes import ProjectionWatermark
 from media_analysis.database import create_engine, single_statement_reads
 from media_analysis.health import KafkaCheck, postgres_check
 from media_analysis.kafka_broker import build_kafka_broker
+from media_analysis.read_your_writes import CatchUp, LogEnds, ProjectionWatermark
 from media_analysis.settings import Settings
 
 
@@ -41,11 +41,16 @@ async def command_lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[No
     broker = build_broker(settings)
     engine = create_engine(settings)
     watermark = ProjectionWatermark(single_statement_reads(engine))
+    catch_up = CatchUp(
+        LogEnds(settings.kafka_bootstrap_list),
+        watermark,
+        settings.read_your_writes_timeout_seconds,
+    )
     kafka_check = KafkaCheck(settings.kafka_bootstrap_list)
     await broker.start()
     app.state.command = CommandContext(
         publisher=KafkaEventPublisher(broker, settings.kafka_publish_timeout_seconds),
-        lookup=ProjectionLookup(single_statement_reads(engine)),
+        lookup=CaughtUpLookup(ProjectionLookup(single_statement_reads(engine)), catch_up),
         watermark=watermark,
         read_your_writes_timeout=settings.read_your_writes_timeout_seconds,
         # A claim unpublished for longer than a publish can take was left by a crash.
@@ -60,7 +65,7 @@ async def command_lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[No
     try:
         yield
     finally:
-        await watermark.close()
+        await catch_up.close()
         await kafka_check.close()
         await broker.stop()
         await engine.dispose()

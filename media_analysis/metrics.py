@@ -16,8 +16,6 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import select
@@ -27,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from events import EVENTS_TOPIC
 from media_analysis.database import create_engine
 from media_analysis.read_model import projection_position
+from media_analysis.read_your_writes import LogEnds
 from media_analysis.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -88,9 +87,8 @@ class ProjectorLag:
     """End offsets from Kafka minus positions from PostgreSQL, on demand."""
 
     def __init__(self, settings: Settings) -> None:
-        self._bootstrap = settings.kafka_bootstrap_list
         self._engine: AsyncEngine = create_engine(settings, pool_size=1)
-        self._clients: tuple[AIOKafkaAdminClient, AIOKafkaConsumer] | None = None
+        self._ends = LogEnds(settings.kafka_bootstrap_list, request_timeout_ms=2000)
 
     async def refresh(self) -> None:
         try:
@@ -98,43 +96,24 @@ class ProjectorLag:
         except Exception as exc:  # a scrape must answer; the gauge says the lag is unknown
             log.warning("projector lag unknown: %s", exc)
             PROJECTOR_LAG_KNOWN.set(0)
-            await self._drop_consumer()
+            await self._ends.close()
             return
         for partition, behind in lag.items():
             PROJECTOR_LAG.labels(str(partition)).set(behind)
         PROJECTOR_LAG_KNOWN.set(1)
 
     async def _lag(self) -> dict[int, int]:
-        if self._clients is None:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, request_timeout_ms=2000)
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=self._bootstrap, enable_auto_commit=False, request_timeout_ms=2000
-            )
-            self._clients = (admin, consumer)
-            await admin.start()
-            await consumer.start()
-        admin, consumer = self._clients
-        (topic,) = await admin.describe_topics([EVENTS_TOPIC])
-        wanted = [TopicPartition(EVENTS_TOPIC, p["partition"]) for p in topic["partitions"]]
-        ends = await consumer.end_offsets(wanted)
+        ends = await self._ends.fetch()
         query = select(projection_position.c.partition, projection_position.c.next_offset).where(
             projection_position.c.projection == PROJECTION,
             projection_position.c.topic == EVENTS_TOPIC,
         )
         async with self._engine.connect() as conn:
             applied = {row.partition: row.next_offset for row in (await conn.execute(query)).all()}
-        return {
-            tp.partition: max(0, end - applied.get(tp.partition, 0)) for tp, end in ends.items()
-        }
-
-    async def _drop_consumer(self) -> None:
-        clients, self._clients = self._clients, None
-        if clients is not None:
-            await clients[0].close()
-            await clients[1].stop()
+        return {p: max(0, end - applied.get(p, 0)) for p, end in ends.items()}
 
     async def close(self) -> None:
-        await self._drop_consumer()
+        await self._ends.close()
         await self._engine.dispose()
 
 

@@ -23,6 +23,7 @@ from media_analysis.analysis_fold import AnalysisState, apply
 from media_analysis.analysis_id import parse_analysis_id
 from media_analysis.http_auth import Tenant
 from media_analysis.read_model import analysis_event
+from media_analysis.read_your_writes import ProjectionBehind
 from query_api import views
 from query_api.routes import ContextDep
 
@@ -129,6 +130,9 @@ async def analysis_events(
         raise HTTPException(400, "as_of must carry a time zone, e.g. 2026-01-01T12:00:00Z.")
     try:
         rows = await _rows(ctx.engine, uid)
+        if not rows:  # perhaps recorded but not projected yet: catch up first
+            await ctx.catch_up.wait()
+            rows = await _rows(ctx.engine, uid)
         if (
             rows
             and tenant is not None
@@ -137,6 +141,8 @@ async def analysis_events(
             rows = []  # another tenant's analysis: answered like an unknown one
     except (AuditUnavailable, views.ReadModelUnavailable) as exc:
         raise HTTPException(503, str(exc)) from exc
+    except ProjectionBehind as exc:
+        raise HTTPException(503, f"Cannot tell yet whether analysis {uid} exists: {exc}.") from exc
     if not rows:
         raise HTTPException(404, f"No analysis with id {uid}.")
     if any(r.type == AnalysisDeleted.TYPE for r in rows):

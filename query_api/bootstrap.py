@@ -11,18 +11,27 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from media_analysis.database import create_engine, single_statement_reads
 from media_analysis.health import KafkaCheck, postgres_check
+from media_analysis.read_your_writes import CatchUp, LogEnds, ProjectionWatermark
 from media_analysis.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
 class QueryContext:
     engine: AsyncEngine
+    catch_up: CatchUp
+    """What a read that finds nothing waits for before it answers 404."""
 
 
 @asynccontextmanager
 async def query_lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
     engine = create_engine(settings)
-    app.state.query = QueryContext(engine=single_statement_reads(engine))
+    reads = single_statement_reads(engine)
+    catch_up = CatchUp(
+        LogEnds(settings.kafka_bootstrap_list),
+        ProjectionWatermark(reads),
+        settings.read_your_writes_timeout_seconds,
+    )
+    app.state.query = QueryContext(engine=reads, catch_up=catch_up)
     checks = getattr(app.state, "readiness_checks", {})
     checks.setdefault("postgres", postgres_check(engine))
     kafka_check = checks.setdefault("kafka", KafkaCheck(settings.kafka_bootstrap_list))
@@ -30,6 +39,7 @@ async def query_lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[None
     try:
         yield
     finally:
+        await catch_up.close()
         if isinstance(kafka_check, KafkaCheck):
             await kafka_check.close()
         await engine.dispose()

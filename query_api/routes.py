@@ -12,6 +12,7 @@ from events import MediaType
 from media_analysis.analysis_id import AnalysisIdPath, parse_analysis_id
 from media_analysis.http_auth import Tenant
 from media_analysis.problems import problem_response
+from media_analysis.read_your_writes import ProjectionBehind, look_up_with_catch_up
 from query_api import cursor, views
 from query_api.bootstrap import QueryContext
 from query_api.schemas import (
@@ -75,16 +76,25 @@ def _status_body(row: dict[str, Any]) -> AnalysisStatus:
             "The analysis was deleted.",
             "Analysis 550e8400-e29b-41d4-a716-446655440000 has been deleted.",
         ),
-        503: _UNAVAILABLE,
+        503: problem_response(
+            "PostgreSQL unavailable, or the projection could not be shown to have caught "
+            "up with the event log in time (a just-submitted analysis may not show yet).",
+            "Cannot tell yet whether analysis 550e8400-e29b-41d4-a716-446655440000 exists: "
+            "the projection has not caught up with the event log within 5s.",
+        ),
     },
 )
 async def status(analysis_id: AnalysisIdPath, ctx: ContextDep, tenant: Tenant) -> AnalysisStatus:
     """Everything known about one analysis, straight from the projection."""
     uid = parse_analysis_id(analysis_id)
     try:
-        row = await views.analysis_by_id(ctx.engine, uid, tenant)
+        row = await look_up_with_catch_up(
+            lambda: views.analysis_by_id(ctx.engine, uid, tenant), ctx.catch_up
+        )
     except views.ReadModelUnavailable as exc:
         raise HTTPException(503, str(exc)) from exc
+    except ProjectionBehind as exc:
+        raise HTTPException(503, f"Cannot tell yet whether analysis {uid} exists: {exc}.") from exc
     if row is None:
         raise HTTPException(404, f"No analysis with id {uid}.")
     if row["status"] == "deleted":

@@ -1,0 +1,223 @@
+"""Read-your-writes without making writers wait for the projector.
+
+A command answers once Kafka has acknowledged its event (acks=all), not once the
+projector has applied it. The guarantee moves to the read that could observe the
+difference: a read that finds *nothing* for an id may be racing the projector,
+so before it answers "unknown" it waits until the projection has applied
+everything the log held when the read began, then looks again
+(:class:`CatchUp`). Reads that find their row, nearly all of them, pay nothing.
+
+Why this is enough: a 202 means the event is acknowledged by every in-sync
+replica, so it lies below the partition's end offset read by any request that
+starts after the 202. A read that started before the 202 was never promised it.
+
+Pieces:
+
+- :class:`LogEnds` reads the end offset of every partition of the event topic;
+  concurrent readers share one fetch, but only a fetch that *started after*
+  they asked, so nobody gets ends from before their own write was acknowledged.
+- :class:`ProjectionWatermark` polls ``projection_position`` (written in the
+  same transaction as the rows) while anyone waits, one query per tick however
+  many wait; waiters sit in one heap per partition, ordered by offset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TypeVar
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from events import EVENTS_TOPIC, MediaAnalysisError
+from media_analysis.read_model import projection_position
+
+log = logging.getLogger(__name__)
+
+PROJECTION = "analysis_request"
+COMPACT_ABOVE = 1024
+"""Heaps larger than this drop their timed-out waiters on the next tick."""
+
+Offsets = dict[int, int]
+"""Partition -> offset."""
+
+T = TypeVar("T")
+
+
+class ProjectionBehind(MediaAnalysisError):
+    """The projection could not be shown to have caught up with the log in time
+    (Kafka unreachable, or the projector stopped or far behind)."""
+
+
+class LogEnds:
+    """End offsets of the event topic's partitions, from Kafka."""
+
+    def __init__(self, bootstrap_servers: list[str], *, request_timeout_ms: int = 3000) -> None:
+        self._bootstrap = bootstrap_servers
+        self._timeout_ms = request_timeout_ms
+        self._clients: tuple[AIOKafkaAdminClient, AIOKafkaConsumer] | None = None
+        self._next: asyncio.Future[Offsets] | None = None
+        self._runner: asyncio.Task[None] | None = None
+
+    async def fetch(self) -> Offsets:
+        """One round of questions to Kafka: the partitions, then their end offsets."""
+        if self._clients is None:
+            admin = AIOKafkaAdminClient(
+                bootstrap_servers=self._bootstrap, request_timeout_ms=self._timeout_ms
+            )
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self._bootstrap,
+                enable_auto_commit=False,
+                request_timeout_ms=self._timeout_ms,
+            )
+            self._clients = (admin, consumer)
+            await admin.start()
+            await consumer.start()
+        admin, consumer = self._clients
+        try:
+            (topic,) = await admin.describe_topics([EVENTS_TOPIC])
+            wanted = [TopicPartition(EVENTS_TOPIC, p["partition"]) for p in topic["partitions"]]
+            ends = await consumer.end_offsets(wanted)
+        except BaseException:
+            await self.close()  # a fresh client next time, in case this one is wedged
+            raise
+        return {tp.partition: offset for tp, offset in ends.items()}
+
+    async def after_now(self) -> Offsets:
+        """End offsets read by a fetch that started after this call."""
+        if self._next is None:
+            self._next = asyncio.get_running_loop().create_future()
+        future = self._next
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.create_task(self._serve(), name="log-ends")
+        return await asyncio.shield(future)
+
+    async def _serve(self) -> None:
+        while self._next is not None:
+            future, self._next = self._next, None  # later callers wait for the next round
+            try:
+                future.set_result(await self.fetch())
+            except Exception as exc:  # handed to every caller of this round
+                future.set_exception(exc)
+                future.exception()  # retrieved here too: a caller may have given up
+
+    async def close(self) -> None:
+        clients, self._clients = self._clients, None
+        if clients is not None:
+            await clients[0].close()
+            await clients[1].stop()
+
+
+_Waiter = tuple[int, int, asyncio.Future[None]]
+
+
+class ProjectionWatermark:
+    """Wait until the projection has applied given log positions."""
+
+    def __init__(self, engine: AsyncEngine, *, poll_interval: float = 0.005) -> None:
+        self._engine = engine
+        self._poll_interval = poll_interval
+        self._applied: Offsets = {}
+        self._waiting: dict[int, list[_Waiter]] = {}
+        self._sequence = itertools.count()
+        self._task: asyncio.Task[None] | None = None
+
+    async def wait_applied(self, partition: int, offset: int, within: float) -> bool:
+        """True once the projection has applied ``offset`` of ``partition``;
+        False after ``within`` seconds."""
+        if self._applied.get(partition, -1) > offset:
+            return True
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heap = self._waiting.setdefault(partition, [])
+        heapq.heappush(heap, (offset, next(self._sequence), future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._watch(), name="projection-watermark")
+        try:
+            await asyncio.wait_for(asyncio.shield(future), within)
+            return True
+        except TimeoutError:
+            future.cancel()
+            return False
+
+    async def wait_caught_up(self, ends: Mapping[int, int], within: float) -> bool:
+        """True once every partition's applied position has reached ``ends``."""
+        waits = [self.wait_applied(p, end - 1, within) for p, end in ends.items() if end > 0]
+        return all(await asyncio.gather(*waits))
+
+    def _wake(self) -> None:
+        for partition, heap in self._waiting.items():
+            applied = self._applied.get(partition, -1)
+            while heap and (heap[0][0] < applied or heap[0][2].done()):
+                _, _, future = heapq.heappop(heap)
+                if not future.done():
+                    future.set_result(None)
+            if len(heap) > COMPACT_ABOVE:
+                heap[:] = [w for w in heap if not w[2].done()]
+                heapq.heapify(heap)
+
+    async def _watch(self) -> None:
+        query = select(projection_position.c.partition, projection_position.c.next_offset).where(
+            projection_position.c.projection == PROJECTION,
+            projection_position.c.topic == EVENTS_TOPIC,
+        )
+        while any(self._waiting.values()):
+            try:
+                async with self._engine.connect() as conn:
+                    rows = (await conn.execute(query)).all()
+                self._applied = {row.partition: row.next_offset for row in rows}
+            except Exception as exc:  # waiters time out on their own; keep watching
+                log.warning("cannot read projection positions: %s", exc)
+            self._wake()
+            await asyncio.sleep(self._poll_interval)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
+class CatchUp:
+    """Before a read answers "unknown": wait for the projection to catch up with
+    the log as it was when the read began."""
+
+    def __init__(self, ends: LogEnds, watermark: ProjectionWatermark, within: float) -> None:
+        self._ends = ends
+        self._watermark = watermark
+        self._within = within
+
+    async def wait(self) -> None:
+        """Return once caught up; raise ProjectionBehind when that cannot be shown
+        within the read-your-writes timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._within
+        try:
+            ends = await asyncio.wait_for(self._ends.after_now(), self._within)
+        except Exception as exc:  # Kafka unreachable or slow: the miss cannot be confirmed
+            raise ProjectionBehind(
+                f"cannot read the event log's end offsets ({type(exc).__name__}: {exc})"
+            ) from exc
+        if not await self._watermark.wait_caught_up(ends, max(0.0, deadline - loop.time())):
+            raise ProjectionBehind(
+                f"the projection has not caught up with the event log within {self._within:g}s"
+            )
+
+    async def close(self) -> None:
+        await self._watermark.close()
+        await self._ends.close()
+
+
+async def look_up_with_catch_up(
+    read: Callable[[], Awaitable[T | None]], catch_up: CatchUp
+) -> T | None:
+    """``read()``, and when it finds nothing, ``read()`` again once caught up."""
+    found = await read()
+    if found is not None:
+        return found
+    await catch_up.wait()
+    return await read()

@@ -1,0 +1,162 @@
+"""The pieces of read-your-writes on the real PostgreSQL and Kafka: the
+watermark wakes waiters when the projection passes their offset (thousands of
+them for one query per tick), and the log's end offsets are only ever handed to
+callers who asked before the fetch began."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from uuid import uuid4
+
+from sqlalchemy.dialects.postgresql import insert
+
+from events import EVENTS_TOPIC, AnalysisRequested, new_envelope
+from media_analysis.database import create_engine
+from media_analysis.read_model import projection_position
+from media_analysis.read_your_writes import (
+    PROJECTION,
+    CatchUp,
+    LogEnds,
+    ProjectionBehind,
+    ProjectionWatermark,
+)
+from media_analysis.settings import Settings
+from tests.conftest import free_port
+from tests.integration.log_tools import produce
+
+
+def test_waiters_wake_when_the_projection_passes_their_offset(migrated: dict[str, str]) -> None:
+    partition = 700 + uuid4().int % 90  # far from the topic's real partitions
+
+    async def scenario() -> tuple[bool, bool, float, list[bool], bool]:
+        engine = create_engine(Settings(database_url=migrated["DATABASE_URL"]))
+        watermark = ProjectionWatermark(engine)
+
+        async def advance(to: int) -> None:
+            stmt = insert(projection_position).values(
+                projection=PROJECTION, topic=EVENTS_TOPIC, partition=partition, next_offset=to
+            )
+            async with engine.begin() as conn:
+                await conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["projection", "topic", "partition"],
+                        set_={"next_offset": to},
+                    )
+                )
+
+        try:
+            timed_out = await watermark.wait_applied(partition, 5, 0.2)
+            crowd = [
+                asyncio.create_task(watermark.wait_applied(partition, o, 10)) for o in range(3000)
+            ]
+            await asyncio.sleep(0.05)
+            started = time.perf_counter()
+            await advance(3000)
+            woken = await asyncio.gather(*crowd)
+            elapsed = time.perf_counter() - started
+            late = await watermark.wait_applied(partition, 5, 0.2)
+            caught_up = await watermark.wait_caught_up({partition: 3000}, 0.2)
+            return timed_out, late, elapsed, woken, caught_up
+        finally:
+            await watermark.close()
+            await engine.dispose()
+
+    timed_out, late, elapsed, woken, caught_up = asyncio.run(scenario())
+    assert timed_out is False
+    assert all(woken)
+    assert elapsed < 2.0
+    assert late is True
+    assert caught_up is True
+
+
+class GatedEnds(LogEnds):
+    """Holds its first fetch open after Kafka answered, to let callers arrive meanwhile."""
+
+    def __init__(self, bootstrap: list[str]) -> None:
+        super().__init__(bootstrap)
+        self.fetches = 0
+        self.gate = asyncio.Event()
+
+    async def fetch(self) -> dict[int, int]:
+        self.fetches += 1
+        ends = await super().fetch()
+        if self.fetches == 1:
+            await self.gate.wait()
+        return ends
+
+
+def test_callers_who_arrive_during_a_fetch_get_a_later_one(prepared: dict[str, str]) -> None:
+    bootstrap = prepared["KAFKA_BOOTSTRAP_SERVERS"]
+
+    async def scenario() -> tuple[dict[int, int], list[dict[int, int]], int]:
+        ends = GatedEnds([bootstrap])
+        try:
+            early = asyncio.create_task(ends.after_now())
+            while ends.fetches == 0:
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.2)  # the first fetch has its answer and is held open
+            event = AnalysisRequested(
+                analysis_id=uuid4(), prompt="p", media_url="https://e.invalid/a", media_type="video"
+            )
+            await produce(bootstrap, [new_envelope(event, source="/tests")])  # acknowledged
+            late = [asyncio.create_task(ends.after_now()) for _ in range(50)]
+            await asyncio.sleep(0.05)
+            ends.gate.set()
+            return await early, list(await asyncio.gather(*late)), ends.fetches
+        finally:
+            await ends.close()
+
+    early, late, fetches = asyncio.run(scenario())
+    assert fetches == 2  # fifty late callers shared one fetch
+    assert all(sum(seen.values()) == sum(early.values()) + 1 for seen in late)
+
+
+class FixedEnds(LogEnds):
+    """The log as a partition no projector writes would show it."""
+
+    def __init__(self, ends: dict[int, int]) -> None:
+        super().__init__(["127.0.0.1:1"])
+        self.ends = ends
+
+    async def fetch(self) -> dict[int, int]:
+        return self.ends
+
+
+def test_catch_up_never_confirms_a_miss_it_cannot_prove(migrated: dict[str, str]) -> None:
+    partition = 800 + uuid4().int % 90
+
+    async def scenario() -> list[str]:
+        engine = create_engine(Settings(database_url=migrated["DATABASE_URL"]))
+        watermark = ProjectionWatermark(engine)
+        outcomes: list[str] = []
+        unreachable = LogEnds([f"127.0.0.1:{free_port()}"], request_timeout_ms=1000)
+        for ends in (unreachable, FixedEnds({partition: 10})):
+            started = time.perf_counter()
+            try:
+                await CatchUp(ends, watermark, 1.0).wait()
+                outcomes.append("confirmed")
+            except ProjectionBehind as exc:
+                outcomes.append(f"{exc} after {time.perf_counter() - started:.1f}s")
+        async with engine.begin() as conn:
+            stmt = insert(projection_position).values(
+                projection=PROJECTION, topic=EVENTS_TOPIC, partition=partition, next_offset=10
+            )
+            await conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["projection", "topic", "partition"], set_={"next_offset": 10}
+                )
+            )
+        await CatchUp(FixedEnds({partition: 10}), watermark, 1.0).wait()
+        outcomes.append("confirmed")
+        await unreachable.close()
+        await watermark.close()
+        await engine.dispose()
+        return outcomes
+
+    unreachable, behind, confirmed = asyncio.run(scenario())
+    assert unreachable.startswith("cannot read the event log's end offsets")
+    assert behind.startswith("the projection has not caught up with the event log within 1s")
+    for outcome in (unreachable, behind):
+        assert float(outcome.rsplit(" after ", 1)[1].rstrip("s")) < 3.0
+    assert confirmed == "confirmed"
