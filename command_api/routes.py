@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 
 from command_api import handlers
 from command_api.analysis_lookup import ReadModelUnavailable
@@ -14,7 +14,8 @@ from command_api.publisher import EventLogUnavailable
 from command_api.read_your_writes import wait_visible
 from command_api.schemas import AnalysisAccepted, AnalyzeRequest
 from media_analysis.analysis_id import AnalysisIdPath, parse_analysis_id
-from media_analysis.http_auth import Tenant
+from media_analysis.hot_path import header, json_body, json_response, openapi_body
+from media_analysis.http_auth import AUTH_SECURITY, Tenant, tenant_of
 from media_analysis.problems import problem_response
 
 router = APIRouter(prefix="/api/media", tags=["commands"])
@@ -38,7 +39,7 @@ async def get_context(request: Request) -> CommandContext:
 ContextDep = Annotated[CommandContext, Depends(get_context)]
 
 
-async def require_json(content_type: Annotated[str | None, Header()] = None) -> None:
+def require_json(content_type: str | None) -> None:
     """415 for a body declared as anything but JSON (a missing type is read as JSON)."""
     if content_type is None:
         return
@@ -49,16 +50,15 @@ async def require_json(content_type: Annotated[str | None, Header()] = None) -> 
         )
 
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        description="Any unique string (a UUID, say). A retry with the same key and body "
-        "returns the same analysis; the same key with another body is refused with 409.",
-    ),
-]
+IDEMPOTENCY_KEY = "Idempotency-Key"
+_IDEMPOTENCY_KEY_PARAMETER = {
+    "name": IDEMPOTENCY_KEY,
+    "in": "header",
+    "required": False,
+    "description": "Any unique string (a UUID, say). A retry with the same key and body "
+    "returns the same analysis; the same key with another body is refused with 409.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
 
 
 @router.post(
@@ -66,7 +66,11 @@ IdempotencyKey = Annotated[
     status_code=status.HTTP_202_ACCEPTED,
     response_model=AnalysisAccepted,
     summary="Submit media for analysis",
-    dependencies=[Depends(require_json)],
+    openapi_extra={
+        **openapi_body(AnalyzeRequest),
+        "parameters": [_IDEMPOTENCY_KEY_PARAMETER],
+        "security": AUTH_SECURITY,
+    },
     responses={
         202: {
             "headers": {
@@ -100,14 +104,14 @@ IdempotencyKey = Annotated[
         **_UNAVAILABLE,
     },
 )
-async def analyze(
-    body: AnalyzeRequest,
-    response: Response,
-    ctx: ContextDep,
-    tenant: Tenant,
-    idempotency_key: IdempotencyKey = None,
-) -> AnalysisAccepted:
+async def analyze(request: Request) -> Response:
     """Record the request as an AnalysisRequested event; answers once Kafka has it."""
+    # The hot path: parsed by hand, not by dependencies (media_analysis.hot_path).
+    ctx: CommandContext = request.app.state.command
+    require_json(request.headers.get("content-type"))
+    tenant = await tenant_of(request)
+    idempotency_key = header(request, IDEMPOTENCY_KEY, max_length=255)
+    body = await json_body(request, AnalyzeRequest)
     try:
         recorded = await handlers.request_analysis(
             body, ctx.publisher, ctx.idempotency, idempotency_key, tenant
@@ -116,10 +120,12 @@ async def analyze(
         raise HTTPException(409, str(exc)) from exc
     except (EventLogUnavailable, ReadModelUnavailable) as exc:
         raise HTTPException(503, str(exc)) from exc
+    status_url = f"/api/media/status/{recorded.analysis_id}"
+    headers = {"Location": status_url}
     # Acknowledged by Kafka is enough: a status read that finds nothing catches up
     # with the log before it answers 404 (media_analysis.read_your_writes).
     if recorded.position is None:
-        response.headers["Idempotent-Replayed"] = "true"
+        headers["Idempotent-Replayed"] = "true"
         if not await wait_visible(ctx.lookup, recorded.analysis_id, ctx.read_your_writes_timeout):
             # As the Idempotency-Key draft has it: the first request is still in flight.
             raise HTTPException(
@@ -127,13 +133,12 @@ async def analyze(
                 f"The first request with Idempotency-Key '{idempotency_key}' is still being "
                 "recorded; retry shortly.",
             )
-    status_url = f"/api/media/status/{recorded.analysis_id}"
-    response.headers["Location"] = status_url
-    return AnalysisAccepted(
+    accepted = AnalysisAccepted(
         analysis_id=recorded.analysis_id,
         estimated_time=await ctx.estimator.seconds_for(body.media_type),
         message=f"Analysis queued. Check status with {status_url}",
     )
+    return json_response(accepted, status.HTTP_202_ACCEPTED, headers)
 
 
 @router.delete(

@@ -15,7 +15,8 @@ from fastapi import FastAPI
 
 from command_api.bootstrap import command_lifespan
 from command_api.routes import router as command_router
-from media_analysis import health, metrics, problems
+from command_api.schemas import AnalyzeRequest
+from media_analysis import health, hot_path, metrics, problems
 from media_analysis.http_auth import AUTH_RESPONSES, auth_lifespan
 from media_analysis.load_shedding import InFlightLimit
 from media_analysis.settings import Settings
@@ -54,6 +55,7 @@ def build_app(settings: Settings, sides: tuple[Side, ...] = ("command", "query")
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     problems.install(app)
+    hot_path.document_bodies(app, [AnalyzeRequest] if "command" in sides else [])
     app.add_middleware(problems.BodySizeLimit, max_bytes=settings.api_max_body_bytes)
     if settings.api_max_in_flight:
         # Inside the metrics middleware, so shed requests are counted as 503s.

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from media_analysis.settings import Settings
@@ -33,3 +36,38 @@ def single_statement_reads(engine: AsyncEngine) -> AsyncEngine:
     snapshot, and two round trips per request are saved.
     """
     return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+async def _json_codecs(conn: asyncpg.Connection) -> None:
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """The read pool's reads change no session state (no SET, LISTEN or open
+    transaction), so the default reset on release (one more round trip per
+    read) has nothing to undo."""
+
+
+async def create_read_pool(settings: Settings) -> asyncpg.Pool:
+    """A plain asyncpg pool for the query side's hottest read (status by id).
+
+    On that path SQLAlchemy's async adaptation (a greenlet per call, statement
+    cache keys, result processing) cost more CPU than the query itself, and its
+    queue pool closes every overflow connection it gets back, so a load past
+    ``DATABASE_POOL_SIZE`` concurrent reads paid a new connection, TLS probe
+    included, per request. asyncpg's pool keeps up to pool size + overflow
+    connections open and closes the extra ones only after they sat idle for
+    ``DATABASE_POOL_RECYCLE`` seconds. Nothing connects until the first read.
+    """
+    pool: asyncpg.Pool = await asyncpg.create_pool(
+        settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1),
+        min_size=0,
+        max_size=settings.database_pool_size + settings.database_max_overflow,
+        max_inactive_connection_lifetime=max(settings.database_pool_recycle, 0),
+        timeout=5,
+        command_timeout=30,
+        init=_json_codecs,
+        reset=_keep_session,
+    )
+    return pool

@@ -56,16 +56,13 @@ def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def caller_tenant(
-    request: Request,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    header_key: Annotated[str | None, Depends(_header)],
-) -> UUID | None:
-    """The caller's tenant; None when access control is off."""
+async def tenant_of(request: Request) -> UUID | None:
+    """The caller's tenant; None when access control is off. Raises the 401, 429
+    or 503 to answer. Routes on the hot path call it directly (no dependency)."""
     access: AccessControl = request.app.state.access
     if access.resolver is None:
         return None
-    key = bearer.credentials if bearer is not None else header_key
+    key = _presented_key(request)
     if not key:
         raise _unauthorized("An API key is required: Authorization: Bearer <key> or X-API-Key.")
     try:
@@ -86,8 +83,28 @@ async def caller_tenant(
     return tenant
 
 
+def _presented_key(request: Request) -> str | None:
+    """``Authorization: Bearer <key>`` first, else ``X-API-Key`` (as the schemes read them)."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials:
+        return credentials
+    return request.headers.get("x-api-key") or None
+
+
+async def caller_tenant(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    header_key: Annotated[str | None, Depends(_header)],
+) -> UUID | None:
+    """The caller's tenant as a dependency (the two schemes document the API keys)."""
+    return await tenant_of(request)
+
+
 Tenant = Annotated[UUID | None, Depends(caller_tenant)]
 """Route parameter: the caller's tenant (None without access control)."""
+
+AUTH_SECURITY: list[dict[str, list[str]]] = [{"HTTPBearer": []}, {"APIKeyHeader": []}]
+"""OpenAPI ``security`` of routes that call :func:`tenant_of` themselves."""
 
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: problem_response(

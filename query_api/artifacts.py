@@ -39,7 +39,7 @@ def build_artifact_router(store: ArtifactStore) -> APIRouter:
         if not is_safe_name(name):
             raise HTTPException(400, f"'{name}' is not a valid artifact name.")
         try:
-            row = await views.analysis_by_id(ctx.engine, uid, tenant)
+            row = await views.analysis_by_id(ctx.pool, uid, tenant)
         except views.ReadModelUnavailable as exc:
             raise HTTPException(503, str(exc)) from exc
         if row is None:

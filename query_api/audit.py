@@ -136,7 +136,7 @@ async def analysis_events(
         if (
             rows
             and tenant is not None
-            and await views.analysis_by_id(ctx.engine, uid, tenant) is None
+            and await views.analysis_by_id(ctx.pool, uid, tenant) is None
         ):
             rows = []  # another tenant's analysis: answered like an unknown one
     except (AuditUnavailable, views.ReadModelUnavailable) as exc:

@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import asyncpg
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from media_analysis.database import create_engine, single_statement_reads
+from media_analysis.database import create_engine, create_read_pool, single_statement_reads
 from media_analysis.health import KafkaCheck, postgres_check
 from media_analysis.read_your_writes import CatchUp, LogEnds, ProjectionWatermark
 from media_analysis.settings import Settings
@@ -18,6 +19,8 @@ from media_analysis.settings import Settings
 @dataclass(frozen=True, slots=True)
 class QueryContext:
     engine: AsyncEngine
+    pool: asyncpg.Pool
+    """The status read's own pool (media_analysis.database.create_read_pool)."""
     catch_up: CatchUp
     """What a read that finds nothing waits for before it answers 404."""
 
@@ -25,13 +28,14 @@ class QueryContext:
 @asynccontextmanager
 async def query_lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
     engine = create_engine(settings)
+    pool = await create_read_pool(settings)
     reads = single_statement_reads(engine)
     catch_up = CatchUp(
         LogEnds(settings.kafka_bootstrap_list),
         ProjectionWatermark(reads),
         settings.read_your_writes_timeout_seconds,
     )
-    app.state.query = QueryContext(engine=reads, catch_up=catch_up)
+    app.state.query = QueryContext(engine=reads, pool=pool, catch_up=catch_up)
     checks = getattr(app.state, "readiness_checks", {})
     checks.setdefault("postgres", postgres_check(engine))
     kafka_check = checks.setdefault("kafka", KafkaCheck(settings.kafka_bootstrap_list))
@@ -42,4 +46,5 @@ async def query_lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[None
         await catch_up.close()
         if isinstance(kafka_check, KafkaCheck):
             await kafka_check.close()
+        await pool.close()
         await engine.dispose()
