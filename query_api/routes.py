@@ -159,7 +159,7 @@ async def history(
             "as fast on page 50 000 as on page 1. Not combinable with `page`.",
         ),
     ] = None,
-) -> AnalysesPublic:
+) -> Response:
     """List analyses; deleted ones only when `status=deleted` is asked for."""
     date_from, date_to = _aware(date_from), _aware(date_to)
     if date_from and date_to and date_from > date_to:
@@ -186,12 +186,13 @@ async def history(
         tenant=tenant,
     )
     try:
-        rows, total = await views.history(ctx.engine, query)
+        rows, total = await views.history(ctx.pool, query)
     except views.ReadModelUnavailable as exc:
         raise HTTPException(503, str(exc)) from exc
     more = len(rows) > per_page
     rows = rows[:per_page]
-    return AnalysesPublic(
+    # Returned as a Response: FastAPI would validate and serialise the model again.
+    page_body = AnalysesPublic(
         data=[
             AnalysisListItem(
                 analysis_id=r["id"],
@@ -213,3 +214,4 @@ async def history(
             next_cursor=_next_cursor(query, rows[-1], current) if more else None,
         ),
     )
+    return json_response(page_body)
