@@ -29,6 +29,9 @@ class Result:
     statuses: Counter[int] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     bodies: list[bytes] = field(default_factory=list)
+    follow_latencies: list[float] = field(default_factory=list)
+    """With ``follow_up``: from the first answer to the follow-up's answer."""
+    follow_statuses: Counter[int] = field(default_factory=Counter)
 
     def summary(self) -> dict[str, float | int | dict[str, int]]:
         lat = sorted(self.latencies)
@@ -51,6 +54,22 @@ class Result:
             "mean_ms": round(statistics.fmean(lat) * 1000, 2) if lat else 0.0,
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
             "error_types": dict(self.errors),
+            **(self._follow_summary() if self.follow_statuses else {}),
+        }
+
+    def _follow_summary(self) -> dict[str, float | int | dict[str, int]]:
+        lat = sorted(self.follow_latencies)
+
+        def pct(p: float) -> float:
+            return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 2)
+
+        return {
+            "follow_ups": len(lat),
+            "follow_p50_ms": pct(0.50),
+            "follow_p95_ms": pct(0.95),
+            "follow_p99_ms": pct(0.99),
+            "follow_max_ms": round(lat[-1] * 1000, 2),
+            "follow_statuses": {str(k): v for k, v in sorted(self.follow_statuses.items())},
         }
 
 
@@ -98,8 +117,13 @@ async def run(
     max_connections: int = 256,
     keep_bodies: bool = False,
     request_timeout: float = 10.0,
+    follow_up: Callable[[int, bytes], Request | None] | None = None,
 ) -> Result:
-    """Send ``rate`` requests per second for ``seconds``; ``make_request(i)`` builds the i-th."""
+    """Send ``rate`` requests per second for ``seconds``; ``make_request(i)`` builds the i-th.
+
+    ``follow_up(status, body)``, when given, builds a second request sent on the same
+    connection as soon as the first is answered (a read of what was just written);
+    its latency, from that answer, is kept apart in ``follow_latencies``."""
     parts = urlsplit(base_url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     assert host in ("127.0.0.1", "localhost", "::1"), "load goes to loopback only"
@@ -134,10 +158,21 @@ async def run(
                 if conn is not None:
                     conn.close()
                 return
-            result.latencies.append(time.perf_counter() - scheduled)
+            answered = time.perf_counter()
+            result.latencies.append(answered - scheduled)
             result.statuses[status] += 1
             if keep_bodies:
                 result.bodies.append(payload)
+            then = follow_up(status, payload) if follow_up is not None else None
+            if then is not None:
+                try:
+                    second, _ = await asyncio.wait_for(conn.send(host, then), request_timeout)
+                except (OSError, ConnectionError, asyncio.IncompleteReadError, TimeoutError) as exc:
+                    result.errors[f"follow-up {type(exc).__name__}"] += 1
+                    conn.close()
+                    return
+                result.follow_latencies.append(time.perf_counter() - answered)
+                result.follow_statuses[second] += 1
             conn.idle_since = time.perf_counter()
             idle.append(conn)
 

@@ -14,7 +14,12 @@ HEADER = (
 )
 
 
-def _row(name: str, s: dict[str, Any], target: str) -> str:
+def _row(name: str, s: dict[str, Any] | None, target: str) -> str:
+    if s is None or "error" in s:
+        why = s["error"] if s else "not measured in this run"
+        return f"| {name} | | | | | | | | | {target}: {why} |"
+    if "median_run" in s:
+        s = s["median_run"]
     return (
         f"| {name} | {s['target_rate']:g} | {s['achieved_rate']:g} | {s['requests']} | "
         f"{s['non_2xx'] + s['errors']} | {s['p50_ms']} | {s['p95_ms']} | {s['p99_ms']} | "
@@ -22,10 +27,23 @@ def _row(name: str, s: dict[str, Any], target: str) -> str:
     )
 
 
+def _ok(r: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """The scenario's figures, or None when it failed or did not run."""
+    value = r.get(key)
+    return value if isinstance(value, dict) and "error" not in value else None
+
+
+def _failed(r: dict[str, Any], key: str, what: str) -> str:
+    value = r.get(key)
+    if isinstance(value, dict) and "error" in value:
+        return f"{what}: failed in this run ({value['error']})."
+    return f"{what}: not measured in this run."
+
+
 def _overload(r: dict[str, Any]) -> str:
-    o = r.get("post_overload")
+    o = _ok(r, "post_overload")
     if o is None:
-        return ""
+        return _failed(r, "post_overload", "Overload")
     shed = o["statuses"].get("503", 0)
     return (
         f"Overload (POST at {o['target_rate']:g} req/s for 10 s, far past saturation): "
@@ -35,12 +53,89 @@ def _overload(r: dict[str, Any]) -> str:
     )
 
 
+def _saturation(r: dict[str, Any]) -> str:
+    parts = []
+    for key, what, goal in (
+        ("post_saturation", "POST", "goal 1,000, stretch 2,500"),
+        ("status_saturation", "GET status", "goal ≥ 2,500"),
+    ):
+        sat = _ok(r, key)
+        if sat is None:
+            parts.append(_failed(r, key, what).rstrip("."))
+            continue
+        steps = ", ".join(
+            f"{s['target_rate']:g}→{s['achieved_rate']:g} (p99 {s['p99_ms']:g} ms)"
+            for s in sat["steps"]
+        )
+        parts.append(f"{what} {sat['saturation_rate']:g} req/s ({goal}; steps {steps})")
+    return (
+        "Saturation (highest step with p99 ≤ 1 s, no errors, rate reached; offered→achieved): "
+        + "; ".join(parts)
+        + "."
+    )
+
+
+def _read_your_writes(r: dict[str, Any]) -> str:
+    ryw = _ok(r, "read_your_writes")
+    if ryw is None:
+        return _failed(r, "read_your_writes", "Read-your-writes")
+    follow = ryw.get("follow_statuses", {})
+    misses = sum(n for code, n in follow.items() if code != "200")
+    return (
+        f"Read-your-writes (POST at {ryw['target_rate']:g} req/s, each 202 followed at once by "
+        f"a GET of its status on the same connection): {ryw['follow_ups']} reads, "
+        f"{misses} not 200 (statuses {follow}); POST answered → GET shows it: "
+        f"p50 {ryw['follow_p50_ms']} ms, p95 {ryw['follow_p95_ms']} ms, "
+        f"p99 {ryw['follow_p99_ms']} ms, max {ryw['follow_max_ms']} ms "
+        f"(the POSTs: p50 {ryw['p50_ms']} ms, p95 {ryw['p95_ms']} ms)."
+    )
+
+
+def _lag(r: dict[str, Any]) -> str:
+    lag = _ok(r, "visibility_lag")
+    if lag is None:
+        return _failed(r, "visibility_lag", "Visibility lag")
+    return (
+        f"Visibility lag (event produced → projection applied) at {lag['rate']:g} events/s over "
+        f"{lag['events']} events: p50 {lag['p50_ms']} ms, p95 {lag['p95_ms']} ms, "
+        f"p99 {lag['p99_ms']} ms, max {lag['max_ms']} ms (goal p95 ≤ 100 ms, p99 ≤ 1 s)."
+    )
+
+
+def _clips(r: dict[str, Any]) -> str:
+    clips = _ok(r, "clips")
+    if clips is None:
+        return _failed(r, "clips", "Clips")
+    return (
+        f"A 6-second clip (probe only), alone: {clips['single_clip_s']} s, submit to completed. "
+        f"{clips['clips']} clips at once: {clips['clips_per_s']} clips/s, median "
+        f"{clips['p50_s']} s, slowest {clips['max_s']} s."
+    )
+
+
+def _mix(r: dict[str, Any]) -> list[str]:
+    mix = _ok(r, "mix")
+    if mix is None:
+        return [_failed(r, "mix", "The combined mix")]
+    return [
+        HEADER.format(first="part"),
+        "|---|---|---|---|---|---|---|---|---|---|",
+        _row("POST", mix["post"], ""),
+        _row("GET status", mix["status"], ""),
+        _row("GET history", mix["history"], ""),
+        "",
+        f"Machine CPU during the mix: {mix['machine_cpu_percent']} % (goal < 70 %); the "
+        f"processor used {mix['processor_cpu_seconds']} CPU s.",
+    ]
+
+
 def render(r: dict[str, Any]) -> str:
     m = r["machine"]
-    lag = r["visibility_lag"]
-    clips = r["clips"]
-    mix = r.get("mix")
     memory = r.get("peak_pss_mb", r.get("peak_rss_mb", {}))
+    sustained = r.get("post_sustained") or {}
+    total_cost = _ok(r, "history_total_cost")
+    migration = _ok(r, "migration")
+    seeded = r.get("history_seed_seconds")
     lines = [
         "# Benchmarks",
         "",
@@ -62,68 +157,53 @@ def render(r: dict[str, Any]) -> str:
         "",
         HEADER.format(first="scenario"),
         "|---|---|---|---|---|---|---|---|---|---|",
-        _row("POST analyze", r["post_1000"]["median_run"], "p95 ≤ 25, p99 ≤ 100"),
-        _row(f"POST analyze, {r['post_sustained']['seconds']} s", r["post_sustained"], "0 errors"),
-        _row("GET status", r["status_1000"]["median_run"], "p95 ≤ 15"),
-        _row("GET history, pages 1-10 (1M rows)", r["history_shallow"]["median_run"], "p95 ≤ 50"),
+        _row("POST analyze", r.get("post_1000"), "p95 ≤ 25, p99 ≤ 100"),
         _row(
-            "GET history, keyset pages to row 800,000", r["history_deep"]["median_run"], "p95 ≤ 50"
+            f"POST analyze, {sustained.get('seconds', '?')} s", r.get("post_sustained"), "0 errors"
         ),
-        _row(
-            "GET history, filtered, pages to 500", r["history_filtered"]["median_run"], "p95 ≤ 50"
-        ),
+        _row("GET status", r.get("status_1000"), "p95 ≤ 15"),
+        _row("GET history, pages 1-10 (1M rows)", r.get("history_shallow"), "p95 ≤ 50"),
+        _row("GET history, keyset pages to row 800,000", r.get("history_deep"), "p95 ≤ 50"),
+        _row("GET history, filtered, pages to 500", r.get("history_filtered"), "p95 ≤ 50"),
         "",
-        f"Saturation (highest step with p99 ≤ 1 s, no errors, rate reached): "
-        f"POST {r['post_saturation']['saturation_rate']:g} req/s (goal 1,000, stretch 2,500); "
-        f"GET status {r['status_saturation']['saturation_rate']:g} req/s (goal ≥ 2,500).",
+        _saturation(r),
         "",
         _overload(r),
         "",
+        _read_your_writes(r),
+        "",
         "## Combined mix",
         "",
-        *(
-            [
-                HEADER.format(first="part"),
-                "|---|---|---|---|---|---|---|---|---|---|",
-                _row("POST", mix["post"], ""),
-                _row("GET status", mix["status"], ""),
-                _row("GET history", mix["history"], ""),
-                "",
-                f"Machine CPU during the mix: {mix['machine_cpu_percent']} % (goal < 70 %).",
-            ]
-            if mix
-            else ["Not measured in this run: the run stopped before the mix (see NOTES)."]
-        ),
+        *_mix(r),
         "",
         "## Event log",
         "",
-        f"Visibility lag (event produced → projection applied) at {lag['rate']:g} events/s over "
-        f"{lag['events']} events: p50 {lag['p50_ms']} ms, p95 {lag['p95_ms']} ms, "
-        f"p99 {lag['p99_ms']} ms, max {lag['max_ms']} ms (goal p95 ≤ 100 ms, p99 ≤ 1 s).",
+        _lag(r),
         "",
-        f"1,000,000 history rows seeded in {r['history_seed_seconds']} s (synthetic rows, bench "
-        "database only, then `projection recount`)."
+        (
+            f"1,000,000 history rows seeded in {seeded} s (synthetic rows, bench database only, "
+            "then `projection recount`)."
+            if isinstance(seeded, int | float)
+            else _failed(r, "history_seed_seconds", "Seeding the history")
+        )
         + (
-            f" The listing's total on them: exact `count(*)` "
-            f"{r['history_total_cost']['count_star_ms']} ms, from the count projection "
-            f"{r['history_total_cost']['count_projection_ms']} ms (medians of 5)."
-            if "history_total_cost" in r
+            f" The listing's total on them: exact `count(*)` {total_cost['count_star_ms']} ms, "
+            f"from the count projection {total_cost['count_projection_ms']} ms (medians of 5)."
+            if total_cost
             else ""
         ),
         "",
         (
             f"Migrations on that table (`alembic upgrade head` from 0003: the count "
             f"projection's backfill and the new index over every row): "
-            f"{r['migration']['seconds']} s (goal < 30 s)."
-            if "migration" in r
-            else ""
+            f"{migration['seconds']} s (goal < 30 s)."
+            if migration
+            else _failed(r, "migration", "Migration time")
         ),
         "",
         "## Media",
         "",
-        f"A 6-second clip (probe only), alone: {clips['single_clip_s']} s, submit to completed. "
-        f"{clips['clips']} clips at once: {clips['clips_per_s']} clips/s, median "
-        f"{clips['p50_s']} s, slowest {clips['max_s']} s.",
+        _clips(r),
         "",
         "## Resources over the whole run",
         "",

@@ -10,12 +10,14 @@ benchmarks/report.py turns it into BENCHMARKS.md.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import platform
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +30,20 @@ OUT = Path(__file__).resolve().parent / "results"
 
 PROFILES: dict[str, dict[str, Any]] = {
     # seconds per run, runs per scenario, rows for history, saturation steps
-    "quick": {"seconds": 10, "repeat": 3, "history_rows": 1_000_000, "post_sustain": 30},
-    "full": {"seconds": 60, "repeat": 3, "history_rows": 1_000_000, "post_sustain": 600},
+    "quick": {
+        "seconds": 10,
+        "repeat": 3,
+        "history_rows": 1_000_000,
+        "post_sustain": 30,
+        "ryw_rate": 250,
+    },
+    "full": {
+        "seconds": 60,
+        "repeat": 3,
+        "history_rows": 1_000_000,
+        "post_sustain": 600,
+        "ryw_rate": 250,
+    },
 }
 
 
@@ -67,6 +81,7 @@ async def main() -> None:
     missing = media.rsplit("/", 1)[0] + "/missing.mp4"
     pids = {k: int(v) for k, v in (p.split("=") for p in os.environ["BENCH_PIDS"].split(","))}
     secs, repeat = profile["seconds"], profile["repeat"]
+    ryw_rate = profile["ryw_rate"]
     scenarios.API_PID = pids["api"]
     results: dict[str, Any] = {
         "profile": os.environ.get("BENCH_PROFILE", "quick"),
@@ -79,64 +94,93 @@ async def main() -> None:
 
     OUT.mkdir(exist_ok=True)
 
-    def step(name: str) -> None:
-        # What is measured so far survives a failure in a later scenario.
+    def save() -> None:
         (OUT / "partial.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+
+    async def step(name: str, key: str, scenario: Callable[[], Awaitable[Any]]) -> Any:
+        """Run one scenario; a failure is recorded under ``key`` and the run goes on,
+        so one broken scenario cannot cost the figures of all the others."""
         print(f"[bench] {name}", flush=True)
+        try:
+            results[key] = await scenario()
+        except Exception as exc:  # recorded in the results and the report, never hidden
+            print(f"[bench] {name} failed: {exc!r}", flush=True)
+            results[key] = {"error": f"{type(exc).__name__}: {exc}"}
+        save()
+        return results[key]
 
     def processor() -> Processor:
         return Processor(base, missing, Path(os.environ["BENCH_LOGS"]) / "processor.log")
 
-    step("clips end to end")
-    async with processor():
-        results["clips"] = await scenarios.clip_end_to_end(base, media, 20)
+    async def clips() -> dict[str, Any]:
+        async with processor():
+            return await scenarios.clip_end_to_end(base, media, 20)
 
-    step("POST /api/media/analyze at 1,000 req/s")
-    results["post_1000"] = await scenarios.runs(
-        base, scenarios.post_request(missing), 1000, secs, repeat
-    )
+    post = scenarios.post_request(missing)
     caught_up: dict[str, float] = {}
-    caught_up["post"] = await scenarios.projector_caught_up(bootstrap, dsn)
-    step("POST saturation")
-    results["post_saturation"] = await scenarios.saturation(
-        base, scenarios.post_request(missing), [250, 500, 750, 1000, 1500, 2000, 2500, 3000], 10
-    )
-    caught_up["saturation"] = await scenarios.projector_caught_up(bootstrap, dsn)
-    step("POST sustained")
-    sustained = await scenarios.runs(
-        base, scenarios.post_request(missing), 1000, profile["post_sustain"], 1
-    )
-    results["post_sustained"] = sustained["median_run"] | {"seconds": profile["post_sustain"]}
-
-    caught_up["sustained"] = await scenarios.projector_caught_up(bootstrap, dsn)
-    step("POST overload: 4,000 req/s for 10 s")
-    overload_memory = procstat.PeakMemory({"api": pids["api"]}, interval=0.25)
-    overload_memory.start()
-    # Enough connections that the server, not the generator's pool, is what queues.
-    overload = await scenarios.runs(
-        base, scenarios.post_request(missing), 4000, 10, 1, connections=2048
-    )
-    results["post_overload"] = overload["median_run"] | {
-        "api_peak_pss_mb": (await overload_memory.stop())["api"]
-    }
-
-    caught_up["overload"] = await scenarios.projector_caught_up(bootstrap, dsn)
     results["projector_catch_up_seconds"] = caught_up
-    step("GET status")
-    ids = await scenarios.create_analyses(base, missing, 1000)
-    results["status_1000"] = await scenarios.runs(
-        base, scenarios.status_request(ids), 1000, secs, repeat
-    )
-    results["status_saturation"] = await scenarios.saturation(
-        base, scenarios.status_request(ids), [500, 1000, 1500, 2000, 2500, 3000, 3500, 4000], 10
-    )
 
-    step(f"seed history with {profile['history_rows']:,} rows")
-    results["history_seed_seconds"] = await scenarios.seed_history(dsn, profile["history_rows"])
-    results["history_total_cost"] = await scenarios.total_costs(dsn)
-    step("migrations from 0003 to head on the seeded table")
-    results["migration"] = await asyncio.to_thread(
-        migration_time.time_upgrade, os.environ["DATABASE_URL"]
+    async def settle(after: str) -> None:
+        caught_up[after] = await scenarios.projector_caught_up(bootstrap, dsn)
+
+    await step("clips end to end", "clips", clips)
+    await step(
+        "POST /api/media/analyze at 1,000 req/s",
+        "post_1000",
+        lambda: scenarios.runs(base, post, 1000, secs, repeat),
+    )
+    await settle("post")
+    await step(
+        "POST saturation",
+        "post_saturation",
+        lambda: scenarios.saturation(base, post, [250, 500, 750, 1000, 1500, 2000, 2500], 10),
+    )
+    await settle("saturation")
+
+    async def sustained() -> dict[str, Any]:
+        run = await scenarios.runs(base, post, 1000, profile["post_sustain"], 1)
+        return dict(run["median_run"]) | {"seconds": profile["post_sustain"]}
+
+    await step("POST sustained", "post_sustained", sustained)
+    await settle("sustained")
+
+    async def overload() -> dict[str, Any]:
+        watch = procstat.PeakMemory({"api": pids["api"]}, interval=0.25)
+        watch.start()
+        # Enough connections that the server, not the generator's pool, is what queues.
+        run = await scenarios.runs(base, post, 4000, 10, 1, connections=2048)
+        return dict(run["median_run"]) | {"api_peak_pss_mb": (await watch.stop())["api"]}
+
+    await step("POST overload: 4,000 req/s for 10 s", "post_overload", overload)
+    await settle("overload")
+    await step(
+        "read-your-writes: POST, then GET its status at once",
+        "read_your_writes",
+        lambda: scenarios.read_your_writes(base, missing, ryw_rate, secs),
+    )
+    await settle("read_your_writes")
+    ids = await scenarios.create_analyses(base, missing, 1000)
+    status = scenarios.status_request(ids)
+    await step(
+        "GET status", "status_1000", lambda: scenarios.runs(base, status, 1000, secs, repeat)
+    )
+    await step(
+        "GET status saturation",
+        "status_saturation",
+        lambda: scenarios.saturation(base, status, [500, 750, 1000, 1500, 2000, 2500, 3000], 10),
+    )
+    await step(
+        f"seed history with {profile['history_rows']:,} rows",
+        "history_seed_seconds",
+        lambda: scenarios.seed_history(dsn, profile["history_rows"]),
+    )
+    await step(
+        "totals on the seeded table", "history_total_cost", lambda: scenarios.total_costs(dsn)
+    )
+    await step(
+        "migrations from 0003 to head on the seeded table",
+        "migration",
+        lambda: asyncio.to_thread(migration_time.time_upgrade, os.environ["DATABASE_URL"]),
     )
     cursors = await scenarios.deep_cursors(dsn)
     for name, make in (
@@ -147,29 +191,35 @@ async def main() -> None:
         ("history_deep", scenarios.history_cursor_request(cursors)),
         ("history_filtered", scenarios.history_request(500, True)),
     ):
-        step(name)
-        results[name] = await scenarios.runs(base, make, 200, secs, repeat)
+        await step(name, name, functools.partial(scenarios.runs, base, make, 200, secs, repeat))
 
-    step("visibility lag at 1,000 events/s")
-    results["visibility_lag"] = await scenarios.visibility_lag(bootstrap, dsn, 1000, secs)
+    await step(
+        "visibility lag at 1,000 events/s",
+        "visibility_lag",
+        lambda: scenarios.visibility_lag(bootstrap, dsn, 1000, secs),
+    )
 
-    step("combined mix: 500 POST + 500 status + 100 history req/s")
-    await skip_backlog(bootstrap)
-    async with processor() as mixing:
-        before = procstat.machine_sample()
-        processor_cpu = procstat.cpu_seconds(mixing.pid)
-        mixed = await asyncio.gather(
-            scenarios.runs(base, scenarios.post_request(missing), 500, secs, 1),
-            scenarios.runs(base, scenarios.status_request(ids), 500, secs, 1),
-            scenarios.runs(base, scenarios.history_request(10, False), 100, secs, 1),
-        )
-        results["mix"] = {
-            "post": mixed[0]["median_run"],
-            "status": mixed[1]["median_run"],
-            "history": mixed[2]["median_run"],
-            "machine_cpu_percent": procstat.machine_busy_percent(before, procstat.machine_sample()),
-            "processor_cpu_seconds": round(procstat.cpu_seconds(mixing.pid) - processor_cpu, 1),
-        }
+    async def mix() -> dict[str, Any]:
+        await skip_backlog(bootstrap)
+        async with processor() as mixing:
+            before = procstat.machine_sample()
+            processor_cpu = procstat.cpu_seconds(mixing.pid)
+            mixed = await asyncio.gather(
+                scenarios.runs(base, post, 500, secs, 1),
+                scenarios.runs(base, status, 500, secs, 1),
+                scenarios.runs(base, scenarios.history_request(10, False), 100, secs, 1),
+            )
+            return {
+                "post": mixed[0]["median_run"],
+                "status": mixed[1]["median_run"],
+                "history": mixed[2]["median_run"],
+                "machine_cpu_percent": procstat.machine_busy_percent(
+                    before, procstat.machine_sample()
+                ),
+                "processor_cpu_seconds": round(procstat.cpu_seconds(mixing.pid) - processor_cpu, 1),
+            }
+
+    await step("combined mix: 500 POST + 500 status + 100 history req/s", "mix", mix)
 
     results["cpu_seconds"] = {
         n: round(procstat.cpu_seconds(p) - cpu_before[n], 1) for n, p in pids.items()
