@@ -7,6 +7,7 @@ either side alone, for deployments that scale them apart.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Literal
@@ -29,6 +30,15 @@ from query_api.routes import router as query_router
 Side = Literal["command", "query"]
 
 
+def freeze_startup_heap() -> None:
+    """Move what start-up built (modules, pydantic and FastAPI schemas, SQLAlchemy
+    metadata: ~120k objects) out of the garbage collector's sight. A full
+    collection traversed all of them, ~100 ms on this machine, in the middle of
+    whatever requests were in flight; they live as long as the process anyway."""
+    gc.collect()
+    gc.freeze()
+
+
 def build_app(settings: Settings, sides: tuple[Side, ...] = ("command", "query")) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -40,6 +50,7 @@ def build_app(settings: Settings, sides: tuple[Side, ...] = ("command", "query")
             if "query" in sides:
                 await stack.enter_async_context(query_lifespan(app, settings))
             await stack.enter_async_context(metrics.metrics_lifespan(app, settings))
+            freeze_startup_heap()
             yield
 
     app = FastAPI(
@@ -61,12 +72,15 @@ def build_app(settings: Settings, sides: tuple[Side, ...] = ("command", "query")
         # Inside the metrics middleware, so shed requests are counted as 503s.
         app.add_middleware(InFlightLimit, limit=settings.api_max_in_flight)
     app.add_middleware(metrics.RequestMetrics)
-    app.include_router(health.router)
-    app.include_router(metrics.router)
-    if "command" in sides:
-        app.include_router(command_router, responses=AUTH_RESPONSES)
+    # The hot routes first: a request is matched against the routes in order, and
+    # in FastAPI 0.16x each route tried costs several microseconds.
     if "query" in sides:
         app.include_router(query_router, responses=AUTH_RESPONSES)
+    if "command" in sides:
+        app.include_router(command_router, responses=AUTH_RESPONSES)
+    app.include_router(health.router)
+    app.include_router(metrics.router)
+    if "query" in sides:
         app.include_router(artifact_router(settings), responses=AUTH_RESPONSES)
         app.include_router(audit_router, responses=AUTH_RESPONSES)
         app.include_router(contract_router)  # the public event contract stays open

@@ -30,7 +30,7 @@ import uvloop
 from faststream.kafka import KafkaBroker
 
 from media_analysis import migrations
-from media_analysis.api import Side, build_app
+from media_analysis.api import Side, build_app, freeze_startup_heap
 from media_analysis.settings import Settings
 from media_analysis.topic_admin import ensure_topics
 
@@ -61,6 +61,7 @@ def _api_server(settings: Settings, sides: tuple[Side, ...]) -> uvicorn.Server:
 async def _run_brokers(brokers: Sequence[KafkaBroker], until: Awaitable[None]) -> None:
     for broker in brokers:
         await broker.start()
+    freeze_startup_heap()
     log.info("consumers started")
     try:
         await until

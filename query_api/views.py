@@ -41,7 +41,13 @@ class HistoryQuery:
     """Only analyses created by this tenant (``created_by``); None: all."""
 
 
-_BY_ID = f"SELECT {', '.join(c.name for c in t.c)} FROM {t.name} WHERE id = $1"  # noqa: S608
+STATUS_COLUMNS = (
+    "id", "status", "progress", "media_type", "source_url", "filename", "prompt",
+    "created_at", "updated_at", "completed_at", "result_summary", "results", "error_message",
+)  # fmt: skip
+"""What a status answer shows: not the settings, tenant or processing reference
+(each jsonb column is decoded on every read)."""
+_BY_ID = f"SELECT {', '.join(STATUS_COLUMNS)} FROM {t.name} WHERE id = $1"  # noqa: S608
 _BY_ID_FOR_TENANT = _BY_ID + " AND created_by = $2"
 
 
