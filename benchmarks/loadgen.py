@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 from urllib.parse import urlsplit
 
 Request = tuple[str, str, bytes | None]
@@ -78,34 +79,63 @@ IDLE_REUSE_SECONDS = 4.0
 that close and fails a request the server never saw, as a real client would not."""
 
 
-class _Connection:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
+class _Connection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection as an asyncio protocol: a request is one
+    ``write`` and its answer is parsed from what arrives. Cheaper per request than
+    stream readers (about half the generator's CPU), which matters when the
+    generator shares the machine with what it measures."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
         self.idle_since = time.perf_counter()
+        self._buffer = bytearray()
+        self._waiter: asyncio.Future[tuple[int, bytes]] | None = None
+        self._closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        end = self._buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = bytes(self._buffer[:end]).lower()
+        at = head.find(b"\r\ncontent-length:")
+        length = 0
+        if at >= 0:
+            stop = head.find(b"\r\n", at + 2)
+            length = int(head[at + 17 : stop if stop >= 0 else len(head)])
+        total = end + 4 + length
+        if len(self._buffer) < total:
+            return
+        status = int(head[9:12])
+        payload = bytes(self._buffer[end + 4 : total])
+        del self._buffer[:total]
+        waiter.set_result((status, payload))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(ConnectionError("connection closed"))
 
     async def send(self, host: str, request: Request) -> tuple[int, bytes]:
+        if self._closed or self.transport is None:
+            raise ConnectionError("connection closed")
         method, path, body = request
         head = f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n"
         if body is not None:
             head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-        self.writer.write(head.encode() + b"\r\n" + (body or b""))
-        status_line = await self.reader.readline()
-        if not status_line:
-            raise ConnectionError("connection closed")
-        status = int(status_line.split()[1])
-        length = 0
-        while True:
-            line = await self.reader.readline()
-            if line in (b"\r\n", b""):
-                break
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        payload = await self.reader.readexactly(length) if length else b""
-        return status, payload
+        self._waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(head.encode() + b"\r\n" + (body or b""))
+        return await self._waiter
 
     def close(self) -> None:
-        self.writer.close()
+        if self.transport is not None:
+            self.transport.close()
 
 
 async def run(
@@ -143,7 +173,9 @@ async def run(
             try:
                 if conn is None:
                     opened += 1
-                    conn = _Connection(*await asyncio.open_connection(host, port))
+                    _, conn = await asyncio.get_running_loop().create_connection(
+                        _Connection, host, port
+                    )
                 status, payload = await asyncio.wait_for(
                     conn.send(host, make_request(i)), request_timeout
                 )
