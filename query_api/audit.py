@@ -25,7 +25,7 @@ from media_analysis.http_auth import Tenant
 from media_analysis.read_model import analysis_event
 from media_analysis.read_your_writes import ProjectionBehind
 from query_api import views
-from query_api.routes import ContextDep
+from query_api.routes import ContextDep, catching_up
 
 router = APIRouter(prefix="/api/media", tags=["audit"])
 
@@ -142,7 +142,7 @@ async def analysis_events(
     except (AuditUnavailable, views.ReadModelUnavailable) as exc:
         raise HTTPException(503, str(exc)) from exc
     except ProjectionBehind as exc:
-        raise HTTPException(503, f"Cannot tell yet whether analysis {uid} exists: {exc}.") from exc
+        raise catching_up(uid, exc) from exc
     if not rows:
         raise HTTPException(404, f"No analysis with id {uid}.")
     if any(r.type == AnalysisDeleted.TYPE for r in rows):

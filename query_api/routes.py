@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
@@ -43,6 +44,15 @@ async def get_context(request: Request) -> QueryContext:
 
 
 ContextDep = Annotated[QueryContext, Depends(get_context)]
+
+
+def catching_up(analysis_id: UUID, exc: ProjectionBehind) -> HTTPException:
+    """503 for a read that found nothing while the projection may still be behind."""
+    return HTTPException(
+        503,
+        f"Cannot tell yet whether analysis {analysis_id} exists: {exc}.",
+        headers={"Retry-After": "1"},
+    )
 
 
 def _status_body(row: dict[str, Any]) -> AnalysisStatus:
@@ -99,7 +109,7 @@ async def status(analysis_id: AnalysisIdPath, request: Request) -> Response:
     except views.ReadModelUnavailable as exc:
         raise HTTPException(503, str(exc)) from exc
     except ProjectionBehind as exc:
-        raise HTTPException(503, f"Cannot tell yet whether analysis {uid} exists: {exc}.") from exc
+        raise catching_up(uid, exc) from exc
     if row is None:
         raise HTTPException(404, f"No analysis with id {uid}.")
     if row["status"] == "deleted":

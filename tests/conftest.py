@@ -239,10 +239,14 @@ def media_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MediaServ
 def wait_for_status(
     client: httpx.Client, analysis_id: str, statuses: set[str], timeout: float = 60
 ) -> dict[str, Any]:
-    """Poll GET status until the analysis reaches one of ``statuses``."""
+    """Poll GET status until the analysis reaches one of ``statuses``. A 503 that
+    says the projection is catching up (a projector restarting, say) is what the
+    API answers instead of a premature 404: poll again, as a client would."""
 
     def reached() -> dict[str, Any] | None:
         response = client.get(f"/api/media/status/{analysis_id}")
+        if response.status_code == 503 and "Cannot tell yet" in response.text:
+            return None
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body if body["status"] in statuses else None

@@ -120,6 +120,7 @@ def test_a_read_that_cannot_see_the_projection_catch_up_answers_503_not_404(
     assert read.status_code == 503, read.text
     assert read.headers["content-type"] == "application/problem+json"
     assert read.json()["detail"].startswith(f"Cannot tell yet whether analysis {analysis_id}")
+    assert read.headers["Retry-After"] == "1"
     assert 4.0 < took < 10.0  # READ_YOUR_WRITES_TIMEOUT_SECONDS (5) in the suite
     assert events.status_code == 503, events.text
     wait_until(
