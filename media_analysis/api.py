@@ -20,7 +20,7 @@ from command_api.schemas import AnalyzeRequest
 from media_analysis import health, hot_path, metrics, problems
 from media_analysis.http_auth import AUTH_RESPONSES, auth_lifespan
 from media_analysis.load_shedding import InFlightLimit
-from media_analysis.settings import Settings
+from media_analysis.settings import Settings, configure_logging
 from query_api.artifacts import artifact_router
 from query_api.audit import router as audit_router
 from query_api.bootstrap import query_lifespan
@@ -85,3 +85,32 @@ def build_app(settings: Settings, sides: tuple[Side, ...] = ("command", "query")
         app.include_router(audit_router, responses=AUTH_RESPONSES)
         app.include_router(contract_router)  # the public event contract stays open
     return app
+
+
+def _from_environment(sides: tuple[Side, ...]) -> FastAPI:
+    settings = Settings()
+    configure_logging(settings)
+    return build_app(settings, sides)
+
+
+def api_app() -> FastAPI:
+    """App factory of one API worker (``API_WORKERS`` > 1): both sides."""
+    return _from_environment(("command", "query"))
+
+
+def command_api_app() -> FastAPI:
+    """App factory of one command-side worker."""
+    return _from_environment(("command",))
+
+
+def query_api_app() -> FastAPI:
+    """App factory of one query-side worker."""
+    return _from_environment(("query",))
+
+
+FACTORIES: dict[tuple[Side, ...], str] = {
+    ("command", "query"): "media_analysis.api:api_app",
+    ("command",): "media_analysis.api:command_api_app",
+    ("query",): "media_analysis.api:query_api_app",
+}
+"""Import strings of the factories, for uvicorn's worker processes."""

@@ -21,8 +21,9 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
-import sys
+import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 
 import uvicorn
@@ -30,8 +31,8 @@ import uvloop
 from faststream.kafka import KafkaBroker
 
 from media_analysis import migrations
-from media_analysis.api import Side, build_app, freeze_startup_heap
-from media_analysis.settings import Settings
+from media_analysis.api import FACTORIES, Side, build_app, freeze_startup_heap
+from media_analysis.settings import Settings, configure_logging
 from media_analysis.topic_admin import ensure_topics
 
 log = logging.getLogger("media_analysis")
@@ -93,6 +94,29 @@ async def _serve(settings: Settings, api: tuple[Side, ...], consumers: Sequence[
     await _run_brokers(brokers, server.serve())
 
 
+def _serve_http(settings: Settings, sides: tuple[Side, ...]) -> None:
+    """The HTTP API alone: in this process, or in ``API_WORKERS`` worker processes
+    sharing its port (uvicorn's supervisor starts them, replaces one that dies and
+    stops them on SIGTERM). Workers count their metrics in a shared directory
+    (prometheus-client's multiprocess mode), so any of them answers /metrics for all."""
+    if settings.api_workers == 1:
+        _run(lambda: _serve(settings, sides, ()))
+        return
+    with tempfile.TemporaryDirectory(prefix="media-analysis-metrics-") as samples:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = samples  # inherited by every worker
+        uvicorn.run(
+            FACTORIES[sides],
+            factory=True,
+            host=settings.api_host,
+            port=settings.api_port,
+            workers=settings.api_workers,
+            loop="uvloop",
+            lifespan="on",
+            access_log=False,
+            log_level=settings.log_level.lower(),
+        )
+
+
 def _run(coro_factory: Callable[[], Awaitable[object]]) -> None:
     async def main() -> None:
         await coro_factory()
@@ -134,12 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--name", help="keys create: a name to recognise the key by")
     args = parser.parse_args(argv)
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    configure_logging(settings)
     command: str = args.command
     if command == "migrate":
         migrations.upgrade(settings)
@@ -148,11 +167,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         created = asyncio.run(ensure_topics(settings))
         print(f"topics ready (created: {', '.join(created) or 'none'})")
     elif command == "api":
-        _run(lambda: _serve(settings, ("command", "query"), ()))
+        _serve_http(settings, ("command", "query"))
     elif command == "command-api":
-        _run(lambda: _serve(settings, ("command",), ()))
+        _serve_http(settings, ("command",))
     elif command == "query-api":
-        _run(lambda: _serve(settings, ("query",), ()))
+        _serve_http(settings, ("query",))
     elif command in ("processor", "projector"):
         _run(lambda: _serve(settings, (), (command,)))
     elif command == "projection":

@@ -17,7 +17,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -42,13 +51,18 @@ LATENCY = Histogram(
 EVENTS_PRODUCED = Counter(
     "media_analysis_events_produced_total", "Events recorded in the log by this process.", ["type"]
 )
+# With several API workers, the worker answering a scrape computes the lag: the
+# most recent value set is the one to show.
 PROJECTOR_LAG = Gauge(
     "media_analysis_projector_lag_events",
     "Events in the log the projector has not applied yet.",
     ["partition"],
+    multiprocess_mode="mostrecent",
 )
 PROJECTOR_LAG_KNOWN = Gauge(
-    "media_analysis_projector_lag_known", "1 when the last scrape could compute the lag, else 0."
+    "media_analysis_projector_lag_known",
+    "1 when the last scrape could compute the lag, else 0.",
+    multiprocess_mode="mostrecent",
 )
 
 PROJECTION = "analysis_request"
@@ -117,10 +131,21 @@ class ProjectorLag:
         await self._engine.dispose()
 
 
+def _registry(settings: Settings) -> CollectorRegistry:
+    """This process's metrics, or with several API workers every worker's, summed
+    from the files they share (prometheus-client's multiprocess mode)."""
+    if not settings.prometheus_multiproc_dir:
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=settings.prometheus_multiproc_dir)  # type: ignore[no-untyped-call]
+    return registry
+
+
 @asynccontextmanager
 async def metrics_lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
     lag = ProjectorLag(settings)
     app.state.projector_lag = lag
+    app.state.metrics_registry = _registry(settings)
     try:
         yield
     finally:
@@ -140,4 +165,5 @@ async def metrics(request: Request) -> Response:
     lag: ProjectorLag | None = getattr(request.app.state, "projector_lag", None)
     if lag is not None:
         await lag.refresh()
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    registry = getattr(request.app.state, "metrics_registry", REGISTRY)
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -7,8 +7,10 @@ the project reads ``os.environ``.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import socket
+import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -42,6 +44,11 @@ class Settings(BaseSettings):
     # HTTP API
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
+    api_workers: int = Field(default=1, ge=1, le=32)
+    """Processes serving the HTTP API on one port (``api``, ``command-api``, ``query-api``)."""
+    prometheus_multiproc_dir: str = ""
+    """Set for the workers by ``media-analysis api`` when ``API_WORKERS`` > 1: where
+    prometheus-client's multiprocess mode keeps each worker's samples."""
     read_your_writes_timeout_seconds: float = Field(default=5, ge=0)
     api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     estimated_time_cache_seconds: float = Field(default=10, ge=0)
@@ -113,3 +120,13 @@ class Settings(BaseSettings):
     @property
     def api_base_url(self) -> str:
         return f"http://{self.api_host}:{self.api_port}"
+
+
+def configure_logging(settings: Settings) -> None:
+    """One log format for every process (the CLI and each API worker it spawns)."""
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
