@@ -75,6 +75,24 @@ def _saturation(r: dict[str, Any]) -> str:
     )
 
 
+def _scaled_out(r: dict[str, Any]) -> str:
+    out = _ok(r, "scaled_out")
+    if out is None:
+        return _failed(r, "scaled_out", "Scale-out (API_WORKERS=2)")
+    post, sat = out["post_1000"]["median_run"], out["status_saturation"]
+    steps = ", ".join(
+        f"{s['target_rate']:g}→{s['achieved_rate']:g} (p99 {s['p99_ms']:g} ms)"
+        for s in sat["steps"]
+    )
+    return (
+        f"Scale-out, the same loads against API_WORKERS={out['workers']} (CPU per request of "
+        f"both workers together): POST at {post['target_rate']:g} req/s achieved "
+        f"{post['achieved_rate']:g}, p50 {post['p50_ms']} ms, p95 {post['p95_ms']} ms, p99 "
+        f"{post['p99_ms']} ms, {post.get('api_cpu_ms_per_request', '')} API CPU ms/req; GET "
+        f"status saturation {sat['saturation_rate']:g} req/s (steps {steps})."
+    )
+
+
 def _read_your_writes(r: dict[str, Any]) -> str:
     ryw = _ok(r, "read_your_writes")
     if ryw is None:
@@ -169,6 +187,8 @@ def render(r: dict[str, Any]) -> str:
         _saturation(r),
         "",
         _overload(r),
+        "",
+        _scaled_out(r),
         "",
         _read_your_writes(r),
         "",

@@ -25,6 +25,7 @@ import uvloop
 
 from benchmarks import migration_time, procstat, scenarios
 from benchmarks.processor import Processor, skip_backlog
+from benchmarks.workers import ApiWorkers
 
 OUT = Path(__file__).resolve().parent / "results"
 
@@ -169,6 +170,26 @@ async def main() -> None:
         "status_saturation",
         lambda: scenarios.saturation(base, status, [500, 750, 1000, 1500, 2000, 2500, 3000], 10),
     )
+
+    async def scaled_out() -> dict[str, Any]:
+        # The same POST and status loads against API_WORKERS=2 on a port of its own;
+        # the API CPU per request is then that of both workers together.
+        port = int(base.rsplit(":", 1)[1]) + 10
+        log = Path(os.environ["BENCH_LOGS"]) / "api-workers.log"
+        async with ApiWorkers(2, port, log) as api:
+            scenarios.API_PID = api.pid
+            try:
+                posted = await scenarios.runs(api.base_url, post, 1000, secs, repeat)
+                await settle("scaled_out")
+                status_steps: list[float] = [500, 750, 1000, 1500, 2000, 2500]
+                saturated = await scenarios.saturation(
+                    api.base_url, scenarios.status_request(ids), status_steps, 10
+                )
+            finally:
+                scenarios.API_PID = pids["api"]
+        return {"workers": 2, "post_1000": posted, "status_saturation": saturated}
+
+    await step("scale-out: the API with 2 workers", "scaled_out", scaled_out)
     await step(
         f"seed history with {profile['history_rows']:,} rows",
         "history_seed_seconds",
