@@ -10,7 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from media_analysis.settings import Settings
 
 
-def create_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
+def create_engine(
+    settings: Settings, *, pool_size: int | None = None, max_overflow: int | None = None
+) -> AsyncEngine:
     """An engine with the PRD's pool settings and a short connect timeout, so an
     unreachable database fails requests quickly instead of hanging them.
 
@@ -22,7 +24,7 @@ def create_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncE
     return create_async_engine(
         settings.database_url,
         pool_size=pool_size or settings.database_pool_size,
-        max_overflow=settings.database_max_overflow,
+        max_overflow=settings.database_max_overflow if max_overflow is None else max_overflow,
         pool_timeout=settings.database_pool_timeout,
         pool_recycle=settings.database_pool_recycle,
         connect_args={"timeout": 5, "command_timeout": 30},

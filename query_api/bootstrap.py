@@ -27,7 +27,10 @@ class QueryContext:
 
 @asynccontextmanager
 async def query_lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
-    engine = create_engine(settings)
+    # The status and history reads use the asyncpg pool; this engine serves only
+    # the audit trail and the read-your-writes watcher, so it stays small and the
+    # process does not hold three full pools' worth of PostgreSQL connections.
+    engine = create_engine(settings, pool_size=2, max_overflow=4)
     pool = await create_read_pool(settings)
     reads = single_statement_reads(engine)
     catch_up = CatchUp(

@@ -11,6 +11,8 @@ export MA_KAFKA_PORT="${MA_BENCH_KAFKA_PORT:-18092}"
 export MA_KAFKA_CONTROLLER_PORT="${MA_BENCH_KAFKA_CONTROLLER_PORT:-18093}"
 export MA_PG_PORT="${MA_BENCH_PG_PORT:-15434}"
 export MA_KAFKA_HEAP="${MA_KAFKA_HEAP:-1g}"
+# Room for the scale-out run: a second API with two workers, each with its pools.
+export MA_PG_MAX_CONNECTIONS="${MA_PG_MAX_CONNECTIONS:-300}"
 API_PORT="${MA_BENCH_API_PORT:-8100}"
 SAMPLES_PORT="${MA_BENCH_SAMPLES_PORT:-8190}"
 BIN="$ROOT/.venv/bin"
@@ -32,6 +34,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# A process already on a port the bench uses would answer in place of the one
+# started here (it happened: a stray API served a whole run).
+for port in "$API_PORT" "$SAMPLES_PORT" "$((API_PORT + 10))"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "[bench] 127.0.0.1:$port is taken by another process; stop it or set MA_BENCH_API_PORT" >&2
+    exit 1
+  fi
+done
 scripts/kafka.sh start || exit 1
 scripts/postgres.sh start || exit 1
 export KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$MA_KAFKA_PORT"
@@ -55,6 +65,9 @@ for service in api projector; do  # benchmarks/processor.py runs the processor
   service_pid[$service]=$!
 done
 for _ in $(seq 1 120); do curl -fsS "http://127.0.0.1:$API_PORT/readyz" >/dev/null 2>&1 && break; sleep 0.5; done
+for service in api projector; do
+  kill -0 "${service_pid[$service]}" 2>/dev/null || { echo "[bench] $service exited: see $LOGS/$service.log" >&2; exit 1; }
+done
 
 kafka_pid="$(cat "$MA_STATE_DIR/kafka/kafka.pid")"
 pg_pid="$(head -n 1 "$(readlink -f "$MA_STATE_DIR/postgres")/data/postmaster.pid")"

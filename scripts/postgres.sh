@@ -5,6 +5,7 @@
 #                 (data/, run/ for the socket, postgres.log)
 #   MA_PG_PORT    port on 127.0.0.1 (default 15432, away from a system cluster's 5432)
 #   MA_PG_DB      database to create (default media_analysis)
+#   MA_PG_MAX_CONNECTIONS  max_connections (default 100)
 #   MA_PG_FAST    1 turns fsync, synchronous_commit and full_page_writes off: a
 #                 crash can then corrupt the cluster, so for throwaway test clusters only
 # initdb and postgres refuse to run as root: as root they run as the `postgres`
@@ -19,6 +20,7 @@ LINK="$STATE_ROOT/postgres"
 PORT="${MA_PG_PORT:-15432}"
 DB="${MA_PG_DB:-media_analysis}"
 FAST="${MA_PG_FAST:-0}"
+MAX_CONNECTIONS="${MA_PG_MAX_CONNECTIONS:-100}"
 PG_USER=postgres
 FALLBACK_ROOT=/var/lib/media-analysis
 # The postgres user may not be allowed into the caller's working directory.
@@ -30,6 +32,7 @@ die() { printf '[postgres] error: %s\n' "$*" >&2; exit 1; }
 [[ "$PORT" =~ ^[0-9]+$ ]] || die "MA_PG_PORT is not a port number: $PORT"
 [[ "$DB" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "MA_PG_DB must be a plain identifier: $DB"
 [[ "$FAST" == 0 || "$FAST" == 1 ]] || die "MA_PG_FAST must be 0 or 1: $FAST"
+[[ "$MAX_CONNECTIONS" =~ ^[0-9]+$ ]] || die "MA_PG_MAX_CONNECTIONS must be a number: $MAX_CONNECTIONS"
 
 is_root() { [[ "$(id -u)" == 0 ]]; }
 
@@ -119,7 +122,7 @@ start() {
     mkdir -p "$SOCK"
     if is_root; then chown "$PG_USER:" "$SOCK"; fi
     if port_open "$PORT"; then die "127.0.0.1:$PORT is taken by another process; set MA_PG_PORT"; fi
-    local opts="-p $PORT -k '$SOCK' -c listen_addresses=127.0.0.1"
+    local opts="-p $PORT -k '$SOCK' -c listen_addresses=127.0.0.1 -c max_connections=$MAX_CONNECTIONS"
     if [[ "$FAST" == 1 ]]; then opts+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"; fi
     if ! as_pg "$BIN/pg_ctl" -D "$DATA" -o "$opts" -l "$LOG" -w -t 60 start >/dev/null 2>&1; then
       fail "PostgreSQL did not start (log: $LOG)"
