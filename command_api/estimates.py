@@ -41,22 +41,41 @@ class DurationEstimator(Protocol):
 
 
 class MedianDurationEstimator:
-    """Median of recent completed analyses, cached per media type."""
+    """Median of recent completed analyses, cached per media type.
+
+    One query per media type at a time: concurrent requests share it, and once a
+    type has an estimate, an expired one is answered at once while a single
+    background query refreshes it. (Each request querying on expiry was a
+    stampede under load: hundreds of identical queries at once exhausted the
+    pool and held every POST for the query timeout.)
+    """
 
     def __init__(self, engine: AsyncEngine, *, ttl: float, timeout: float = 1.0) -> None:
         self._engine = engine
         self._ttl = ttl
         self._timeout = timeout
         self._cache: dict[str, tuple[float, int]] = {}
+        self._refreshing: dict[str, asyncio.Task[int]] = {}
 
     async def seconds_for(self, media_type: str) -> int:
-        now = time.monotonic()
         cached = self._cache.get(media_type)
-        if cached is not None and now - cached[0] < self._ttl:
+        if cached is not None and time.monotonic() - cached[0] < self._ttl:
             return cached[1]
-        estimate = await self._median(media_type)
-        self._cache[media_type] = (now, estimate)
-        return estimate
+        task = self._refreshing.get(media_type)
+        if task is None:
+            task = asyncio.create_task(self._refresh(media_type), name=f"estimate-{media_type}")
+            self._refreshing[media_type] = task
+        if cached is not None:
+            return cached[1]  # stale for at most one query's time
+        return await asyncio.shield(task)
+
+    async def _refresh(self, media_type: str) -> int:
+        try:
+            estimate = await self._median(media_type)
+            self._cache[media_type] = (time.monotonic(), estimate)
+            return estimate
+        finally:
+            del self._refreshing[media_type]
 
     async def _median(self, media_type: str) -> int:
         default = DEFAULT_SECONDS.get(media_type, DEFAULT_SECONDS["unknown"])

@@ -135,3 +135,49 @@ def test_an_unreachable_database_gives_the_default_quickly() -> None:
     started = datetime.now(UTC)
     assert estimate(url, "audio") == DEFAULT_SECONDS["audio"]
     assert datetime.now(UTC) - started < timedelta(seconds=3)
+
+
+class CountingEstimator(MedianDurationEstimator):
+    queries = 0
+
+    async def _median(self, media_type: str) -> int:
+        CountingEstimator.queries += 1
+        return await super()._median(media_type)
+
+
+def test_concurrent_requests_share_one_query_and_an_expired_estimate_answers_at_once(
+    scratch_url: str,
+) -> None:
+    fold(scratch_url, [("image", 7, True)])
+
+    async def crowd() -> tuple[list[int], int, int, float, int, int]:
+        engine = create_engine(Settings(database_url=scratch_url))
+        estimator = CountingEstimator(engine, ttl=0.2)
+        try:
+            first = await asyncio.gather(*(estimator.seconds_for("image") for _ in range(200)))
+            after_first = CountingEstimator.queries
+            await asyncio.to_thread(fold, scratch_url, [("image", 7, True), ("image", 99, True)])
+            await asyncio.sleep(0.3)  # expired
+            began = asyncio.get_running_loop().time()
+            stale = await estimator.seconds_for("image")  # the old value, not a wait
+            took = asyncio.get_running_loop().time() - began
+            while estimator._refreshing:  # the one background refresh
+                await asyncio.sleep(0.01)
+            return (
+                first,
+                after_first,
+                stale,
+                took,
+                CountingEstimator.queries,
+                (await estimator.seconds_for("image")),
+            )
+        finally:
+            await engine.dispose()
+
+    first, after_first, stale, took, queries, refreshed = asyncio.run(crowd())
+    assert first == [7] * 200
+    assert after_first == 1
+    assert stale == 7
+    assert took < 0.05
+    assert queries == 2
+    assert refreshed == 7  # median of 7, 7, 99
