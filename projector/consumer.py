@@ -20,11 +20,7 @@ from faststream.kafka.annotations import KafkaMessage
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from events import (
-    EVENTS_TOPIC,
-    EventDecodeError,
-    decode,
-)
+from events import EVENTS_TOPIC, EventDecodeError, decode_with_json
 from media_analysis.dead_letter import send_to_dead_letter
 from media_analysis.tolerant_parser import tolerant_parser
 from projector.store import Record, apply_batch, stored_positions
@@ -71,12 +67,12 @@ def to_records(raw: Sequence[Any]) -> tuple[list[Record], list[tuple[Any, str]]]
     poison: list[tuple[Any, str]] = []
     for msg in raw:
         try:
-            envelope = decode(msg.value, msg.headers)
+            decoded = decode_with_json(msg.value, msg.headers)
         except EventDecodeError as exc:
             poison.append((msg, f"{exc.reason}: {exc}"))
             records.append(Record(msg.partition, msg.offset, None))
             continue
-        records.append(Record(msg.partition, msg.offset, envelope))
+        records.append(Record(msg.partition, msg.offset, decoded.envelope, decoded.data_json))
     return records, poison
 
 
