@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from events import EVENTS_TOPIC, MediaAnalysisError
 from media_analysis.settings import Settings
 from projector.consumer import to_records
-from projector.store import apply_batch, stored_positions
+from projector.pipeline import BatchPipeline
+from projector.store import Record, apply_batch, stored_positions
 
 Offsets = dict[int, int]
 """Partition -> offset."""
@@ -90,22 +91,35 @@ async def replay(
     consumer.pause(*(tp for tp in consumer.assignment() if tp not in pending))
     consumer.resume(*pending)
     read = 0
-    while pending:
-        fetched = await consumer.getmany(*pending, timeout_ms=1000, max_records=BATCH)
-        raw: list[Any] = []
-        for tp, messages in fetched.items():
-            end = pending[tp]
-            raw.extend(m for m in messages if m.offset < end)
-            if messages and messages[-1].offset >= end - 1:
-                del pending[tp]
-                consumer.pause(tp)
-        if not fetched:
-            await _settle(consumer, pending)
-        records, _poison = to_records(raw)  # poison was sent to the DLQ when first seen
-        await apply_batch(engine, records)
-        read += len(records)
-        on_batch(len(records))
+    # While one batch's transaction is in flight, the next is fetched and decoded.
+    async with BatchPipeline[int]() as pipeline:
+        while pending:
+            fetched = await consumer.getmany(*pending, timeout_ms=1000, max_records=BATCH)
+            raw: list[Any] = []
+            for tp, messages in fetched.items():
+                end = pending[tp]
+                raw.extend(m for m in messages if m.offset < end)
+                if messages and messages[-1].offset >= end - 1:
+                    del pending[tp]
+                    consumer.pause(tp)
+            if not fetched:
+                await _settle(consumer, pending)
+            records, _poison = to_records(raw)  # poison was sent to the DLQ when first seen
+            applied = await pipeline.drain()
+            if applied is not None:
+                on_batch(applied)
+            pipeline.start(_apply(engine, records))
+            read += len(records)
+        applied = await pipeline.drain()
+        if applied is not None:
+            on_batch(applied)
     return read
+
+
+async def _apply(engine: AsyncEngine, records: list[Record]) -> int:
+    """Apply one batch; how many records it held (for the progress display)."""
+    await apply_batch(engine, records)
+    return len(records)
 
 
 async def _settle(consumer: AIOKafkaConsumer, pending: dict[TopicPartition, int]) -> None:
