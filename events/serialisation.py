@@ -22,6 +22,9 @@ from events.upcasting import upcast
 
 CONTENT_TYPE = "application/json"
 
+_FIELD_COUNTS = {cls: len(cls.model_fields) for cls in EVENT_CLASSES.values()}
+"""Fields per event class (pydantic's ``model_fields`` costs a descriptor call each time)."""
+
 
 @dataclass(frozen=True, slots=True)
 class KafkaRecord:
@@ -60,7 +63,12 @@ def encode(envelope: Envelope) -> KafkaRecord:
 
 
 def _header_map(headers: Iterable[tuple[str, bytes]] | Mapping[str, Any]) -> dict[str, str]:
-    items = list(headers.items() if isinstance(headers, Mapping) else headers)
+    # Kafka clients give a list or tuple; the (slower) ABC check only for the rest.
+    items = (
+        headers
+        if isinstance(headers, list | tuple)
+        else list(headers.items() if isinstance(headers, Mapping) else headers)
+    )
     try:
         return {key: raw.decode() for key, raw in items}  # the usual case: UTF-8 bytes
     except (AttributeError, UnicodeDecodeError):
@@ -161,7 +169,7 @@ def _decode(
     except ValueError as exc:
         raise EventDecodeError(f"bad attribute: {exc}") from exc
     # Every field present: no default was filled in, so the value is the whole data.
-    return envelope, fast is not None and len(fast.model_fields_set) == len(cls.model_fields)
+    return envelope, fast is not None and len(fast.model_fields_set) == _FIELD_COUNTS[cls]
 
 
 def _upcast_json(event_type: str, version: int, current: int, value: bytes) -> dict[str, Any]:
