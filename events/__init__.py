@@ -27,7 +27,7 @@ from events.event_types import (
     MediaType,
     StageStatus,
 )
-from events.serialisation import KafkaRecord, decode, encode
+from events.serialisation import DecodedRecord, KafkaRecord, decode, decode_with_json, encode
 from events.topics import DEAD_LETTER_TOPIC, EVENTS_TOPIC
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "AnalysisProgressed",
     "AnalysisRequested",
     "AnalysisStarted",
+    "DecodedRecord",
     "Envelope",
     "EventDecodeError",
     "KafkaRecord",
@@ -54,6 +55,7 @@ __all__ = [
     "caused_by",
     "dead_letter_headers",
     "decode",
+    "decode_with_json",
     "encode",
     "new_envelope",
 ]

@@ -17,10 +17,13 @@ from pydantic import ValidationError
 
 from events.envelope import SPEC_VERSION, Envelope
 from events.errors import EventDecodeError, MissingAttribute, UnknownEventType
-from events.event_types import EVENT_CLASSES
+from events.event_types import EVENT_CLASSES, AnalysisEvent
 from events.upcasting import upcast
 
 CONTENT_TYPE = "application/json"
+
+_FIELD_COUNTS = {cls: len(cls.model_fields) for cls in EVENT_CLASSES.values()}
+"""Fields per event class (pydantic's ``model_fields`` costs a descriptor call each time)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +63,16 @@ def encode(envelope: Envelope) -> KafkaRecord:
 
 
 def _header_map(headers: Iterable[tuple[str, bytes]] | Mapping[str, Any]) -> dict[str, str]:
-    items = headers.items() if isinstance(headers, Mapping) else headers
+    # Kafka clients give a list or tuple; the (slower) ABC check only for the rest.
+    items = (
+        headers
+        if isinstance(headers, list | tuple)
+        else list(headers.items() if isinstance(headers, Mapping) else headers)
+    )
+    try:
+        return {key: raw.decode() for key, raw in items}  # the usual case: UTF-8 bytes
+    except (AttributeError, UnicodeDecodeError):
+        pass
     out: dict[str, str] = {}
     for key, raw in items:
         try:
@@ -70,10 +82,53 @@ def _header_map(headers: Iterable[tuple[str, bytes]] | Mapping[str, Any]) -> dic
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class DecodedRecord:
+    """A decoded record: its envelope, and its ``data`` as JSON text."""
+
+    envelope: Envelope
+    data_json: str
+    """The event data as JSON at the current schema version, the same JSON value as
+    ``envelope.data.model_dump_json()``. When the record value already is that (the
+    current version, every field named, nothing coerced: what ``encode`` writes)
+    it is the value itself, so a consumer that stores the JSON need not serialise
+    it again; otherwise (an upcast event, a default filled in) the data is
+    serialised."""
+
+
 def decode(
     value: bytes | None, headers: Iterable[tuple[str, bytes]] | Mapping[str, Any]
 ) -> Envelope:
     """Decode a Kafka record into an envelope at the current schema version."""
+    return _decode(value, headers)[0]
+
+
+def decode_with_json(
+    value: bytes | None, headers: Iterable[tuple[str, bytes]] | Mapping[str, Any]
+) -> DecodedRecord:
+    """``decode``, and the data's JSON text as well (see ``DecodedRecord``)."""
+    envelope, as_is = _decode(value, headers)
+    if as_is:
+        assert value is not None
+        return DecodedRecord(envelope, value.decode())
+    return DecodedRecord(envelope, envelope.data.model_dump_json())
+
+
+def _validate_as_is(cls: type[AnalysisEvent], value: bytes) -> AnalysisEvent | None:
+    """The fast path for a record at the current version: pydantic parses and
+    validates the JSON bytes in one go, strictly (so a value it accepts needed no
+    coercion). None when that fails: the general path below then decides, and
+    reports exactly what is wrong."""
+    try:
+        return cls.model_validate_json(value, strict=True)
+    except ValidationError:
+        return None
+
+
+def _decode(
+    value: bytes | None, headers: Iterable[tuple[str, bytes]] | Mapping[str, Any]
+) -> tuple[Envelope, bool]:
+    """The envelope, and whether ``value`` already is its data's complete JSON."""
     attrs = _header_map(headers)
     for name in ("ce_id", "ce_source", "ce_type", "ce_subject", "ce_time"):
         if not attrs.get(name):
@@ -92,17 +147,12 @@ def decode(
         raise EventDecodeError("ce_schemaversion is not an integer") from exc
     if value is None:
         raise EventDecodeError("record has no value")
+    fast = _validate_as_is(cls, value) if version == cls.VERSION else None
+    raw = None if fast is not None else _upcast_json(event_type, version, cls.VERSION, value)
     try:
-        raw = json.loads(value)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise EventDecodeError(f"value is not JSON: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise EventDecodeError("value is not a JSON object")
-    raw = upcast(event_type, version, cls.VERSION, raw)
-    try:
-        data = cls.model_validate(raw)
+        data = cls.model_validate(raw) if fast is None else fast
         time = datetime.fromisoformat(attrs["ce_time"].replace("Z", "+00:00"))
-        return Envelope(
+        envelope = Envelope(
             id=attrs["ce_id"],
             source=attrs["ce_source"],
             type=event_type,
@@ -118,3 +168,15 @@ def decode(
         raise EventDecodeError(f"{event_type} does not match its schema: {exc}") from exc
     except ValueError as exc:
         raise EventDecodeError(f"bad attribute: {exc}") from exc
+    # Every field present: no default was filled in, so the value is the whole data.
+    return envelope, fast is not None and len(fast.model_fields_set) == _FIELD_COUNTS[cls]
+
+
+def _upcast_json(event_type: str, version: int, current: int, value: bytes) -> dict[str, Any]:
+    try:
+        raw = json.loads(value)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise EventDecodeError(f"value is not JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise EventDecodeError("value is not a JSON object")
+    return upcast(event_type, version, current, raw)

@@ -4,51 +4,67 @@ batch in one transaction, and send undecodable records to the DLQ.
 Positions live in PostgreSQL with the rows; on every partition assignment the
 consumer seeks to them, so the group's committed offsets are only a hint.
 Database outages pause consumption (retry with backoff) rather than skip.
+
+Batches go through a ``BatchPipeline``: the handler decodes batch N+1 while
+batch N's transaction is in flight, and returns once N+1's has started. A write
+that fails for any reason but the database (those are retried in place) makes
+the next handler call rewind every partition to the stored positions, so the
+batch is read again rather than skipped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from events import (
-    EVENTS_TOPIC,
-    EventDecodeError,
-    decode,
-)
+from events import EVENTS_TOPIC, EventDecodeError, decode_with_json
 from media_analysis.dead_letter import send_to_dead_letter
 from media_analysis.tolerant_parser import tolerant_parser
-from projector.store import Record, apply_batch, stored_positions
+from projector.pipeline import BatchPipeline
+from projector.store import BatchOutcome, Record, apply_batch, stored_positions
 
 log = logging.getLogger(__name__)
 
 GROUP_ID = "media-analysis-projector"
 MAX_BACKOFF_SECONDS = 5.0
+MAX_RECORDS = 500
 
 
 class SeekToStoredPositions(ConsumerRebalanceListener):  # type: ignore[misc]
     """On assignment, move the consumer to the positions stored with the rows."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, pipeline: BatchPipeline[BatchOutcome]) -> None:
         self._engine = engine
+        self._pipeline = pipeline
         self.subscriber: Any = None
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        return None
+        # Let the batch in flight commit first, so the next owner of these
+        # partitions starts from its positions. Its failure needs nothing here:
+        # the assignment that follows seeks to the stored positions anyway.
+        with contextlib.suppress(Exception):
+            await self._pipeline.drain()
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self.rewind(assigned)
+
+    async def rewind(self, partitions: set[TopicPartition]) -> None:
+        """Seek ``partitions`` to the positions stored with the rows."""
         consumer = self.subscriber.consumer
         positions = await _retry_db(lambda: stored_positions(self._engine), "read positions")
-        for tp in assigned:
+        for tp in partitions:
             offset = positions.get(tp.partition, 0)
             consumer.seek(tp, offset)
             log.info("projector: partition %s resumes at offset %s", tp.partition, offset)
@@ -71,12 +87,12 @@ def to_records(raw: Sequence[Any]) -> tuple[list[Record], list[tuple[Any, str]]]
     poison: list[tuple[Any, str]] = []
     for msg in raw:
         try:
-            envelope = decode(msg.value, msg.headers)
+            decoded = decode_with_json(msg.value, msg.headers)
         except EventDecodeError as exc:
             poison.append((msg, f"{exc.reason}: {exc}"))
             records.append(Record(msg.partition, msg.offset, None))
             continue
-        records.append(Record(msg.partition, msg.offset, envelope))
+        records.append(Record(msg.partition, msg.offset, decoded.envelope, decoded.data_json))
     return records, poison
 
 
@@ -86,15 +102,47 @@ async def _raw_bodies(message: KafkaMessage) -> Any:
     return message.body
 
 
+@dataclass(frozen=True, slots=True)
+class BatchHandler:
+    """What the projector does with one consumed batch; its ports passed in.
+
+    Decodes the batch while the previous one's transaction is in flight, waits
+    for that one, dead-letters the poison and starts this batch's write. Any
+    failure before the write has started (the previous write's, a DLQ publish)
+    rewinds the consumer to the stored positions first, so nothing that did not
+    commit is skipped: it is read again.
+    """
+
+    pipeline: BatchPipeline[BatchOutcome]
+    write: Callable[[list[Record]], Coroutine[Any, Any, BatchOutcome]]
+    dead_letter: Callable[[Any, str], Awaitable[None]]
+    rewind: Callable[[], Awaitable[None]]
+    committed: Callable[[BatchOutcome], Awaitable[None]]
+
+    async def __call__(self, batch: Sequence[Any]) -> None:
+        records, poison = to_records(batch)
+        try:
+            done = await self.pipeline.drain()
+            for msg, reason in poison:
+                await self.dead_letter(msg, reason)
+            self.pipeline.start(self.write(records))
+        except Exception:
+            await self.rewind()
+            raise  # FastStream logs it; the records come again after the rewind
+        if done is not None:
+            await self.committed(done)
+
+
 def register(
     broker: KafkaBroker,
     engine: AsyncEngine,
     *,
-    max_records: int = 500,
+    max_records: int = MAX_RECORDS,
     group_id: str = GROUP_ID,
 ) -> None:
     """Declare the projector's subscriber on ``broker``."""
-    listener = SeekToStoredPositions(engine)
+    pipeline: BatchPipeline[BatchOutcome] = BatchPipeline()
+    listener = SeekToStoredPositions(engine, pipeline)
 
     subscriber = broker.subscriber(
         EVENTS_TOPIC,
@@ -103,19 +151,50 @@ def register(
         max_records=max_records,
         batch_timeout_ms=50,
         auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+        # Acknowledged by the handler: the group offsets it commits (a hint for
+        # lag monitoring) are those of batches whose transaction committed.
+        ack_policy=AckPolicy.MANUAL,
         listener=listener,
         title="projector",
         description="Folds every analysis event into the analysis_request read model.",
     )
     listener.subscriber = subscriber
 
+    def consumer() -> Any:
+        assert subscriber.consumer is not None, "the subscriber has started"
+        return subscriber.consumer
+
+    async def write(records: list[Record]) -> BatchOutcome:
+        outcome: BatchOutcome = await _retry_db(
+            lambda: apply_batch(engine, records), "apply a batch"
+        )
+        return outcome
+
+    async def dead_letter(msg: Any, reason: str) -> None:
+        await send_to_dead_letter(broker, msg, reason, group_id)
+
+    async def rewind() -> None:
+        await listener.rewind(set(consumer().assignment()))
+
+    async def committed(outcome: BatchOutcome) -> None:
+        await _commit_hint(consumer(), outcome)
+
+    handle = BatchHandler(pipeline, write, dead_letter, rewind, committed)
+
     @subscriber(parser=tolerant_parser, decoder=_raw_bodies)
     async def project(body: list[Any], message: KafkaMessage) -> None:
         raw = message.raw_message
-        batch = list(raw) if isinstance(raw, tuple | list) else [raw]
-        records, poison = to_records(batch)
-        for msg, reason in poison:
-            await send_to_dead_letter(broker, msg, reason, group_id)
-        outcome = await _retry_db(lambda: apply_batch(engine, records), "apply a batch")
-        log.debug("projector: applied %s, skipped %s", outcome.applied, outcome.skipped)
+        await handle(list(raw) if isinstance(raw, tuple | list) else [raw])
+
+
+async def _commit_hint(consumer: Any, outcome: BatchOutcome) -> None:
+    """Commit a committed batch's positions as the group's offsets: only a hint
+    (for lag monitoring), so a failure (a rebalance under way) costs nothing."""
+    assigned = {tp.partition: tp for tp in consumer.assignment()}
+    offsets = {assigned[p]: o for p, o in outcome.positions.items() if p in assigned}
+    if not offsets:
+        return
+    try:
+        await consumer.commit(offsets)
+    except KafkaError as exc:
+        log.info("projector: group offsets not committed (%s); the database has them", exc)

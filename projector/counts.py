@@ -16,11 +16,11 @@ from typing import NamedTuple
 from uuid import UUID
 
 from sqlalchemy import delete, text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from media_analysis.analysis_fold import AnalysisState
 from media_analysis.read_model import analysis_count
+from projector.batch_sql import BatchSql
 
 NO_TENANT = UUID(int=0)
 """The tenant of analyses created without one (access control off)."""
@@ -60,32 +60,24 @@ def deltas(
     return Counter({b: n for b, n in change.items() if n != 0})
 
 
-async def apply_deltas(conn: AsyncConnection, change: Counter[Bucket]) -> None:
+async def apply_deltas(conn: AsyncConnection, sql: BatchSql, change: Counter[Bucket]) -> None:
     if not change:
         return
-    rows = [
-        {
-            "bucket": b.key,
-            "tenant": b.tenant,
-            "day": b.day,
-            "status": b.status,
-            "media_type": b.media_type,
-            "n": n,
-        }
-        for b, n in sorted(change.items())  # one lock order for every writer
-    ]
-    stmt = insert(analysis_count)
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["bucket"], set_={"n": analysis_count.c.n + stmt.excluded.n}
+    ordered = sorted(change.items())  # one lock order for every writer
+    buckets = [b.key for b, _ in ordered]
+    await conn.exec_driver_sql(
+        sql.add_counts,
+        (
+            buckets,
+            [b.tenant for b, _ in ordered],
+            [b.day for b, _ in ordered],
+            [b.status for b, _ in ordered],
+            [b.media_type for b, _ in ordered],
+            [n for _, n in ordered],
         ),
-        rows,
     )
-    await conn.execute(
-        delete(analysis_count).where(
-            analysis_count.c.bucket.in_([r["bucket"] for r in rows]), analysis_count.c.n == 0
-        )
-    )
+    if any(n < 0 for _, n in ordered):  # only a bucket that lost analyses can reach 0
+        await conn.exec_driver_sql(sql.drop_empty_counts, (buckets,))
 
 
 RECOUNT = """

@@ -26,7 +26,14 @@ from media_analysis.database import create_engine
 from media_analysis.settings import Settings
 from projector import projection_schema as schemas
 from projector.progress import Progress
-from projector.replay import Offsets, end_offsets, log_reader, remaining, replay
+from projector.replay import (
+    Offsets,
+    end_offsets,
+    log_reader,
+    remaining,
+    replay,
+    replay_in_two,
+)
 from projector.store import PROJECTION
 
 REBUILD_SCHEMA = "projection_rebuild"
@@ -78,7 +85,7 @@ async def _run(engine: AsyncEngine, settings: Settings, out: TextIO) -> Rebuilt:
         ends = await end_offsets(consumer)
         progress = Progress("rebuild", await remaining(target, ends), out)
         while True:
-            await replay(target, consumer, ends, progress.add)
+            await replay_in_two(target, REBUILD_SCHEMA, consumer, settings, ends, progress.add)
             ends = await end_offsets(consumer)
             left = await remaining(target, ends)
             if left < CATCH_UP_BELOW:

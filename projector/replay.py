@@ -9,6 +9,9 @@ and an interrupted replay resumes where it stopped.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,16 +22,23 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from events import EVENTS_TOPIC, MediaAnalysisError
 from media_analysis.settings import Settings
 from projector.consumer import to_records
-from projector.store import apply_batch, stored_positions
+from projector.pipeline import BatchPipeline
+from projector.store import Record, apply_batch, stored_positions
 
 Offsets = dict[int, int]
 """Partition -> offset."""
 
 BATCH = 500
+TWO_WRITERS_ABOVE = 20_000
+"""Records to replay from which a second writer process pays for its start-up."""
 
 
 class EventTopicMissing(MediaAnalysisError):
     """The event topic does not exist on this cluster."""
+
+
+class ReplayWorkerFailed(MediaAnalysisError):
+    """The child process replaying half the partitions failed (its error is on stderr)."""
 
 
 class LogShorterThanProjection(MediaAnalysisError):
@@ -90,22 +100,99 @@ async def replay(
     consumer.pause(*(tp for tp in consumer.assignment() if tp not in pending))
     consumer.resume(*pending)
     read = 0
-    while pending:
-        fetched = await consumer.getmany(*pending, timeout_ms=1000, max_records=BATCH)
-        raw: list[Any] = []
-        for tp, messages in fetched.items():
-            end = pending[tp]
-            raw.extend(m for m in messages if m.offset < end)
-            if messages and messages[-1].offset >= end - 1:
-                del pending[tp]
-                consumer.pause(tp)
-        if not fetched:
-            await _settle(consumer, pending)
-        records, _poison = to_records(raw)  # poison was sent to the DLQ when first seen
-        await apply_batch(engine, records)
-        read += len(records)
-        on_batch(len(records))
+    # While one batch's transaction is in flight, the next is fetched and decoded.
+    async with BatchPipeline[int]() as pipeline:
+        while pending:
+            fetched = await consumer.getmany(*pending, timeout_ms=1000, max_records=BATCH)
+            raw: list[Any] = []
+            for tp, messages in fetched.items():
+                end = pending[tp]
+                raw.extend(m for m in messages if m.offset < end)
+                if messages and messages[-1].offset >= end - 1:
+                    del pending[tp]
+                    consumer.pause(tp)
+            if not fetched:
+                await _settle(consumer, pending)
+            records, _poison = to_records(raw)  # poison was sent to the DLQ when first seen
+            applied = await pipeline.drain()
+            if applied is not None:
+                on_batch(applied)
+            pipeline.start(_apply(engine, records))
+            read += len(records)
+        applied = await pipeline.drain()
+        if applied is not None:
+            on_batch(applied)
     return read
+
+
+async def replay_in_two(
+    engine: AsyncEngine,
+    schema: str,
+    consumer: AIOKafkaConsumer,
+    settings: Settings,
+    targets: Offsets,
+    on_batch: Callable[[int], None] = lambda n: None,
+    *,
+    two_writers_above: int = TWO_WRITERS_ABOVE,
+) -> int:
+    """``replay`` into ``schema`` (``engine`` translated to it), by two writers
+    when there is enough to do: a child process takes about half the remaining
+    records' partitions, this process the others. Returns how many writers ran.
+
+    Two writers on disjoint partitions keep every guarantee of one: each
+    partition's records are applied in order by one writer, with its positions;
+    an analysis lives in one partition, so its row and audit rows have one
+    writer; the shared history counts only add and subtract (in one lock order).
+    The projector's Python side is what bounds one writer, so a second process
+    puts the machine's second core to work.
+    """
+    stored = await stored_positions(engine)
+    left = {p: max(0, end - stored.get(p, 0)) for p, end in targets.items()}
+    if sum(left.values()) < two_writers_above or sum(1 for n in left.values() if n) < 2:
+        await replay(engine, consumer, targets, on_batch)
+        return 1
+    mine: Offsets = {}
+    theirs: Offsets = {}
+    for p in sorted(left, key=lambda p: -left[p]):  # the larger partitions first, greedily
+        side = mine if sum(left[q] for q in mine) <= sum(left[q] for q in theirs) else theirs
+        side[p] = targets[p]
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "projector.replay_worker",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert child.stdin is not None
+    assert child.stdout is not None
+    orders = {
+        "database_url": settings.database_url,
+        "kafka_bootstrap_servers": settings.kafka_bootstrap_servers,
+        "schema": schema,
+        "targets": theirs,
+    }
+    child.stdin.write(json.dumps(orders).encode())
+    await child.stdin.drain()
+    child.stdin.close()
+
+    async def follow(stdout: asyncio.StreamReader) -> None:
+        async for line in stdout:
+            on_batch(int(line))
+
+    try:
+        await asyncio.gather(replay(engine, consumer, mine, on_batch), follow(child.stdout))
+        code = await child.wait()
+    except BaseException:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+        raise
+    if code != 0:
+        raise ReplayWorkerFailed(f"the second replay writer exited with status {code}")
+    return 2
+
+
+async def _apply(engine: AsyncEngine, records: list[Record]) -> int:
+    """Apply one batch; how many records it held (for the progress display)."""
+    await apply_batch(engine, records)
+    return len(records)
 
 
 async def _settle(consumer: AIOKafkaConsumer, pending: dict[TopicPartition, int]) -> None:

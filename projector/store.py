@@ -4,18 +4,20 @@ crash at any point neither loses nor double-applies an event."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, literal, select, update
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events import EVENTS_TOPIC, AnalysisDeleted, Envelope
-from media_analysis.read_model import analysis_event, analysis_request, projection_position
+from media_analysis.read_model import analysis_event, projection_position
 from projector import counts
+from projector.batch_sql import JSON_REQUEST_COLUMNS, REQUEST_COLUMNS, BatchSql, sql_for
 from projector.fold import AnalysisState, apply
 
 PROJECTION = "analysis_request"
@@ -23,11 +25,16 @@ PROJECTION = "analysis_request"
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One consumed Kafka record; ``envelope`` is None for an undecodable one."""
+    """One consumed Kafka record; ``envelope`` is None for an undecodable one.
+
+    ``data_json`` is the event data as the audit row stores it (``DecodedRecord.data_json``:
+    the record value itself unless the event was upcast); None means "serialise
+    ``envelope.data``"."""
 
     partition: int
     offset: int
     envelope: Envelope | None
+    data_json: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,61 +78,74 @@ def _state_from_row(row: Any) -> AnalysisState:
     )
 
 
-async def _lock_positions(conn: AsyncConnection, partitions: set[int]) -> dict[int, int]:
-    query = (
-        select(projection_position.c.partition, projection_position.c.next_offset)
-        .where(
-            projection_position.c.projection == PROJECTION,
-            projection_position.c.topic == EVENTS_TOPIC,
-            projection_position.c.partition.in_(partitions),
-        )
-        .with_for_update()
+async def _lock_positions(
+    conn: AsyncConnection, sql: BatchSql, partitions: set[int]
+) -> dict[int, int]:
+    rows = await conn.exec_driver_sql(
+        sql.lock_positions, (PROJECTION, EVENTS_TOPIC, sorted(partitions))
     )
-    return {row.partition: row.next_offset for row in (await conn.execute(query)).all()}
+    return {row.partition: row.next_offset for row in rows}
 
 
-async def _new_event_ids(conn: AsyncConnection, records: Sequence[Record]) -> set[str]:
-    rows = [
-        {
-            "event_id": r.envelope.id,
-            "analysis_id": r.envelope.analysis_id,
-            "type": r.envelope.type,
-            "schema_version": r.envelope.schema_version,
-            "time": r.envelope.time,
-            "partition": r.partition,
-            "offset": r.offset,
-            "correlation_id": r.envelope.correlation_id,
-            "causation_id": r.envelope.causation_id,
-            "data": r.envelope.data.model_dump(mode="json"),
-        }
-        for r in records
-        if r.envelope is not None
-    ]
-    if not rows:
-        return set()
-    # executemany form: one cached statement that SQLAlchemy sends as multi-row
-    # INSERTs ("insertmanyvalues"); a .values(rows) statement was compiled anew
-    # for every batch, with one bind parameter per cell.
-    stmt = (
-        insert(analysis_event)
-        .on_conflict_do_nothing(index_elements=["event_id"])
-        .returning(analysis_event.c.event_id)
+def _first_of_each_event(records: Sequence[Record]) -> list[Record]:
+    """The decodable records, each event id once (its first record): an event
+    produced twice applies once, wherever the batch boundaries fall."""
+    seen: set[str] = set()
+    out: list[Record] = []
+    for r in records:
+        if r.envelope is not None and r.envelope.id not in seen:
+            seen.add(r.envelope.id)
+            out.append(r)
+    return out
+
+
+async def _insert_new_events(
+    conn: AsyncConnection, sql: BatchSql, records: Sequence[Record]
+) -> list[Record]:
+    """Insert the audit rows; return the records whose event was not there before."""
+    if not records:
+        return []
+    envelopes = [r.envelope for r in records if r.envelope is not None]
+    columns = (
+        [e.id for e in envelopes],
+        [e.data.analysis_id for e in envelopes],
+        [e.type for e in envelopes],
+        [e.schema_version for e in envelopes],
+        [e.time for e in envelopes],
+        [r.partition for r in records],
+        [r.offset for r in records],
+        [e.correlation_id for e in envelopes],
+        [e.causation_id for e in envelopes],
+        [
+            r.data_json if r.data_json is not None else e.data.model_dump_json()
+            for r, e in zip(records, envelopes, strict=True)
+        ],
     )
-    return set((await conn.execute(stmt, rows)).scalars().all())
+    new_ids = set((await conn.exec_driver_sql(sql.insert_events, columns)).scalars())
+    return [r for r, e in zip(records, envelopes, strict=True) if e.id in new_ids]
 
 
-async def _load_states(conn: AsyncConnection, ids: set[UUID]) -> dict[UUID, AnalysisState]:
-    query = select(analysis_request).where(analysis_request.c.id.in_(ids)).with_for_update()
-    return {row.id: _state_from_row(row) for row in (await conn.execute(query)).all()}
+async def _load_states(
+    conn: AsyncConnection, sql: BatchSql, ids: set[UUID]
+) -> dict[UUID, AnalysisState]:
+    if not ids:
+        return {}
+    rows = await conn.exec_driver_sql(sql.load_states, (list(ids),))
+    return {row.id: _state_from_row(row) for row in rows}
 
 
-async def _save_states(conn: AsyncConnection, states: Sequence[AnalysisState]) -> None:
+async def _save_states(
+    conn: AsyncConnection, sql: BatchSql, states: Sequence[AnalysisState]
+) -> None:
     if not states:
         return
-    rows = [s.as_row() for s in states]
-    stmt = insert(analysis_request)
-    columns = {c: stmt.excluded[c] for c in rows[0] if c != "id"}
-    await conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=columns), rows)
+    columns = tuple(
+        [json.dumps(getattr(s, name)) for s in states]
+        if name in JSON_REQUEST_COLUMNS
+        else [getattr(s, name) for s in states]
+        for name, _ in REQUEST_COLUMNS
+    )
+    await conn.exec_driver_sql(sql.save_states, columns)
 
 
 ERASED_FIELDS = (
@@ -154,18 +174,11 @@ async def _erase_audit_content(conn: AsyncConnection, deleted: set[UUID]) -> Non
     )
 
 
-async def _save_positions(conn: AsyncConnection, positions: dict[int, int]) -> None:
-    stmt = insert(projection_position).values(
-        [
-            {"projection": PROJECTION, "topic": EVENTS_TOPIC, "partition": p, "next_offset": o}
-            for p, o in positions.items()
-        ]
-    )
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["projection", "topic", "partition"],
-            set_={"next_offset": stmt.excluded.next_offset},
-        )
+async def _save_positions(conn: AsyncConnection, sql: BatchSql, positions: dict[int, int]) -> None:
+    partitions = sorted(positions)
+    await conn.exec_driver_sql(
+        sql.save_positions,
+        (PROJECTION, EVENTS_TOPIC, partitions, [positions[p] for p in partitions]),
     )
 
 
@@ -174,14 +187,14 @@ async def apply_batch(engine: AsyncEngine, records: Sequence[Record]) -> BatchOu
     if not records:
         return BatchOutcome(0, 0, {})
     async with engine.begin() as conn:
-        stored = await _lock_positions(conn, {r.partition for r in records})
+        sql = sql_for(conn)
+        stored = await _lock_positions(conn, sql, {r.partition for r in records})
         fresh = [r for r in records if r.offset >= stored.get(r.partition, 0)]
-        new_ids = await _new_event_ids(conn, fresh)
-        to_apply = [r for r in fresh if r.envelope is not None and r.envelope.id in new_ids]
-        states = await _load_states(conn, {r.envelope.analysis_id for r in to_apply if r.envelope})
+        to_apply = await _insert_new_events(conn, sql, _first_of_each_event(fresh))
+        touched = {r.envelope.analysis_id for r in to_apply if r.envelope is not None}
+        states = await _load_states(conn, sql, touched)
         loaded: dict[UUID, AnalysisState | None] = dict(states)
         changed: dict[UUID, AnalysisState] = {}
-        touched = {r.envelope.analysis_id for r in to_apply if r.envelope is not None}
         for record in to_apply:
             assert record.envelope is not None
             analysis_id = record.envelope.analysis_id
@@ -190,8 +203,8 @@ async def apply_batch(engine: AsyncEngine, records: Sequence[Record]) -> BatchOu
             if after is not None and after is not before:
                 states[analysis_id] = after
                 changed[analysis_id] = after
-        await _save_states(conn, list(changed.values()))
-        await counts.apply_deltas(conn, counts.deltas(loaded, changed))
+        await _save_states(conn, sql, list(changed.values()))
+        await counts.apply_deltas(conn, sql, counts.deltas(loaded, changed))
         await _erase_audit_content(
             conn, {a for a, s in states.items() if s.status == "deleted" and a in touched}
         )
@@ -199,7 +212,9 @@ async def apply_batch(engine: AsyncEngine, records: Sequence[Record]) -> BatchOu
         for r in fresh:
             positions[r.partition] = max(positions.get(r.partition, 0), r.offset + 1)
         if fresh:
-            await _save_positions(conn, {p: positions[p] for p in {r.partition for r in fresh}})
+            await _save_positions(
+                conn, sql, {p: positions[p] for p in {r.partition for r in fresh}}
+            )
     return BatchOutcome(
         applied=len(to_apply), skipped=len(records) - len(to_apply), positions=positions
     )

@@ -22,7 +22,7 @@ from media_analysis.database import create_engine
 from media_analysis.settings import Settings
 from projector import projection_schema as schemas
 from projector.progress import Progress
-from projector.replay import Offsets, log_reader, remaining, replay
+from projector.replay import Offsets, log_reader, remaining, replay_in_two
 from projector.store import PROJECTION
 
 COMPARED = {"analysis_request": "id", "analysis_event": "event_id", "analysis_count": "bucket"}
@@ -117,7 +117,7 @@ async def verify(settings: Settings, out: TextIO) -> Drift:
         target = schemas.engine_for(engine, scratch)
         async with log_reader(settings) as consumer:
             progress = Progress("verify", await remaining(target, positions), out)
-            await replay(target, consumer, positions, progress.add)
+            await replay_in_two(target, scratch, consumer, settings, positions, progress.add)
             progress.finish()
         drift = await _compare(engine, scratch)
     finally:

@@ -3,21 +3,27 @@ re-delivered records and re-produced events leave the table unchanged."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+from aiokafka.structs import ConsumerRecord
 from sqlalchemy import select
 
 from events import (
     AnalysisCompleted,
     AnalysisDeleted,
     AnalysisEvent,
+    AnalysisProgressed,
     AnalysisRequested,
     AnalysisStarted,
     Envelope,
+    encode,
     new_envelope,
 )
 from media_analysis.read_model import analysis_event, analysis_request
+from projector.consumer import to_records
 from projector.store import Record, apply_batch, stored_positions
 
 
@@ -120,3 +126,85 @@ def test_a_deleted_analysis_keeps_its_audit_rows_without_the_clients_content(run
     assert by_type["requested"]["erased"] is True
     assert "results" not in by_type["completed"]
     assert by_type["started"]["processor"] == "t"  # not the client's content: kept
+
+
+def _consumed(partition: int, offset: int, value: bytes, headers: Any) -> ConsumerRecord[Any, Any]:
+    return ConsumerRecord(
+        "media-analysis.events", partition, offset, 0, 0, None, value, None, 0, 0, list(headers)
+    )
+
+
+def _audit(run: Any, analysis_id: UUID) -> dict[str, Any]:
+    async def read(engine: Any) -> dict[str, Any]:
+        async with engine.connect() as conn:
+            query = select(analysis_event).where(analysis_event.c.analysis_id == analysis_id)
+            return {r.type.rsplit(".", 1)[1]: r for r in (await conn.execute(query)).all()}
+
+    return run(read)
+
+
+def test_the_audit_row_holds_the_record_value_or_for_an_upcast_event_its_upcast_form(
+    run: Any,
+) -> None:
+    partition = 500 + uuid4().int % 90
+    analysis_id = uuid4()
+    requested, started, _ = (encode(e) for e in _events(analysis_id))
+    # Another producer's spelling of the same data: key order and spacing differ.
+    respelled = json.dumps(dict(reversed(json.loads(started.value).items())), indent=1)
+    deleted = encode(new_envelope(AnalysisDeleted(analysis_id=analysis_id), source="/test"))
+    v1_headers = [(k, b"1" if k == "ce_schemaversion" else v) for k, v in deleted.headers]
+    v1_value = json.dumps({"analysis_id": str(analysis_id), "reason": "no longer needed"})
+    records, poison = to_records(
+        [
+            _consumed(partition, 0, requested.value, requested.headers),
+            _consumed(partition, 1, respelled.encode(), started.headers),
+            _consumed(partition, 2, v1_value.encode(), v1_headers),
+        ]
+    )
+    assert poison == []
+    assert records[0].data_json == requested.value.decode()  # passed through as it came
+    run(lambda engine: apply_batch(engine, records))
+
+    audit = _audit(run, analysis_id)
+    kept = {k: v for k, v in audit["started"].data.items() if k != "erased"}
+    assert kept == json.loads(started.value)  # the respelled value, as JSONB
+    assert audit["deleted"].data == {
+        "analysis_id": str(analysis_id),
+        "initiator": "client",
+        "note": "no longer needed",
+    }
+    assert audit["deleted"].schema_version == 2
+    assert audit["requested"].data["erased"] is True  # erasure still applies on top
+    assert _row(run, analysis_id)["status"] == "deleted"
+
+
+def test_an_event_produced_twice_within_one_batch_applies_once(run: Any) -> None:
+    partition = 400 + uuid4().int % 90
+    analysis_id = uuid4()
+    at = datetime(2030, 1, 1, tzinfo=UTC)
+    requested, started = _events(analysis_id)[:2]
+    early, late = (
+        new_envelope(
+            AnalysisProgressed(
+                analysis_id=analysis_id, stage=f"s{p}", stage_status="completed", progress=p
+            ),
+            source="/test",
+            time=at + timedelta(seconds=p),
+        )
+        for p in (10, 20)
+    )
+    batch = [requested, started, early, late, early]  # the producer retried `early` late
+    outcome = run(
+        lambda engine: apply_batch(
+            engine, [Record(partition, offset, env) for offset, env in enumerate(batch)]
+        )
+    )
+    assert (outcome.applied, outcome.skipped) == (4, 1)
+    row = _row(run, analysis_id)
+    assert (row["progress"], row["updated_at"], row["audit_rows"]) == (
+        20,
+        late.time,
+        4,
+    )  # as if `early` had come once: a replay with other batch boundaries agrees
+    assert _audit(run, analysis_id)["progressed"] is not None
+    assert run(stored_positions)[partition] == 5

@@ -8,6 +8,7 @@ from uuid import uuid4
 import pytest
 
 from events import (
+    AnalysisDeleted,
     AnalysisProgressed,
     AnalysisRequested,
     EventDecodeError,
@@ -16,6 +17,7 @@ from events import (
     UnsupportedVersion,
     caused_by,
     decode,
+    decode_with_json,
     encode,
     new_envelope,
 )
@@ -89,3 +91,66 @@ def test_unreadable_records_raise_a_decode_error_naming_the_reason(mutate, error
     headers, value = mutate(dict(record.headers), record.value)
     with pytest.raises(error):
         decode(value, list(headers.items()))
+
+
+def test_a_current_complete_record_value_is_kept_as_the_datas_json() -> None:
+    envelope = new_envelope(_requested(), source="/test")
+    record = encode(envelope)
+    decoded = decode_with_json(record.value, record.headers)
+    assert decoded.envelope == envelope
+    assert decoded.data_json == record.value.decode()  # the value itself, not serialised again
+
+
+def test_a_value_without_its_defaults_gets_them_in_the_datas_json() -> None:
+    envelope = new_envelope(_requested(), source="/test")
+    record = encode(envelope)
+    sparse = {k: v for k, v in json.loads(record.value).items() if k not in ("filename", "config")}
+    decoded = decode_with_json(json.dumps(sparse).encode(), record.headers)
+    assert decoded.envelope == decode(json.dumps(sparse).encode(), record.headers)
+    assert json.loads(decoded.data_json) == envelope.data.model_dump(mode="json")
+    assert {"filename", "config"} <= json.loads(decoded.data_json).keys()
+
+
+def test_an_upcast_records_json_is_its_current_version() -> None:
+    envelope = new_envelope(AnalysisDeleted(analysis_id=uuid4(), note="gone"), source="/test")
+    record = encode(envelope)
+    headers = [(k, b"1" if k == "ce_schemaversion" else v) for k, v in record.headers]
+    v1 = json.dumps({"analysis_id": str(envelope.analysis_id), "reason": "gone"}).encode()
+    decoded = decode_with_json(v1, headers)
+    assert json.loads(decoded.data_json) == {
+        "analysis_id": str(envelope.analysis_id),
+        "initiator": "client",
+        "note": "gone",
+    }
+    assert decoded.envelope.data == envelope.data
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"{not json", b"[1, 2]", b'{"analysis_id": "not-a-uuid"}', b"\xff\xfe"],
+    ids=["not-json", "not-an-object", "bad-data", "not-utf8"],
+)
+def test_decoding_with_json_refuses_what_decode_refuses_with_the_same_reason(
+    value: bytes,
+) -> None:
+    record = encode(new_envelope(_requested(), source="/test"))
+    with pytest.raises(EventDecodeError) as plain:
+        decode(value, record.headers)
+    with pytest.raises(EventDecodeError) as with_json:
+        decode_with_json(value, record.headers)
+    assert str(with_json.value) == str(plain.value)
+    assert type(with_json.value) is type(plain.value)
+
+
+def test_a_value_that_needed_coercion_is_stored_in_its_coerced_form() -> None:
+    envelope = new_envelope(
+        AnalysisProgressed(
+            analysis_id=uuid4(), stage="probe", stage_status="completed", progress=50
+        ),
+        source="/test",
+    )
+    record = encode(envelope)
+    loose = json.loads(record.value) | {"progress": "50"}  # a string where a number belongs
+    decoded = decode_with_json(json.dumps(loose).encode(), record.headers)
+    assert decoded.envelope == envelope
+    assert json.loads(decoded.data_json)["progress"] == 50
