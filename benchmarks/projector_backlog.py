@@ -123,7 +123,7 @@ def children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def main(count: int, *, reuse_log: bool, output: Path) -> None:
+def main(count: int, *, reuse_log: bool, output: Path, projectors: int = 1) -> None:
     settings = Settings()
     bootstrap = settings.kafka_bootstrap_servers
     if not (reuse_log and sum(end_offsets(bootstrap).values()) >= count):
@@ -144,17 +144,22 @@ def main(count: int, *, reuse_log: bool, output: Path) -> None:
     data_directory = asyncio.run(_data_directory(settings.database_url))
     pg_before, machine_before = postgres_cpu_seconds(data_directory), machine_sample()
     started = time.monotonic()
-    projector = subprocess.Popen(
-        [str(Path(sys.executable).parent / "media-analysis"), "projector"], env=env, cwd=ROOT
-    )
+    # Several projectors join one consumer group and split the partitions.
+    running = [
+        subprocess.Popen(
+            [str(Path(sys.executable).parent / "media-analysis"), "projector"], env=env, cwd=ROOT
+        )
+        for _ in range(projectors)
+    ]
     try:
         first, first_done = asyncio.run(caught_up(url, ends))
         finished = time.monotonic()
-        projector_cpu = cpu_seconds(projector.pid)
+        projector_cpu = sum(cpu_seconds(p.pid) for p in running)
         pg_backlog = postgres_cpu_seconds(data_directory) - pg_before
         machine_backlog = machine_busy_percent(machine_before, machine_sample())
-        projector.terminate()
-        projector.wait(timeout=30)
+        for projector in running:
+            projector.terminate()
+            projector.wait(timeout=30)
         # The same backlog replayed by `projection rebuild` into fresh tables.
         pg_before, machine_before = postgres_cpu_seconds(data_directory), machine_sample()
         children_before = children_cpu_seconds()
@@ -168,13 +173,15 @@ def main(count: int, *, reuse_log: bool, output: Path) -> None:
         pg_rebuild = postgres_cpu_seconds(data_directory) - pg_before
         machine_rebuild = machine_busy_percent(machine_before, machine_sample())
     finally:
-        projector.terminate()
-        projector.wait(timeout=30)
+        for projector in running:
+            projector.terminate()
+            projector.wait(timeout=30)
         asyncio.run(admin(settings.database_url, f'DROP DATABASE "{name}" WITH (FORCE)'))
     result = {
         "produced": count,
         "backlog_events": backlog,
         "seconds_including_start_up": round(finished - started, 2),
+        "projectors": projectors,
         "events_per_second_steady": round((backlog - first_done) / max(finished - first, 1e-6)),
         "projector_cpu_seconds_including_start_up": round(projector_cpu, 2),
         "projector_cpu_us_per_event": round(1e6 * projector_cpu / backlog, 1),
@@ -203,5 +210,8 @@ if __name__ == "__main__":
     parser.add_argument(
         "--output", type=Path, default=ROOT / "benchmarks" / "projector_backlog.json"
     )
+    parser.add_argument(
+        "--projectors", type=int, default=1, help="projector processes in the one group"
+    )
     args = parser.parse_args()
-    main(args.events, reuse_log=args.reuse_log, output=args.output)
+    main(args.events, reuse_log=args.reuse_log, output=args.output, projectors=args.projectors)
