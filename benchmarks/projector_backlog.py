@@ -112,7 +112,7 @@ async def caught_up(url: str, ends: dict[int, int]) -> tuple[float, int]:
             if first is None and sum(stored.values()):
                 first = time.monotonic(), sum(stored.values())
             if all(stored.get(p, 0) >= e for p, e in ends.items()):
-                return first
+                return first or (time.monotonic(), sum(stored.values()))
             await asyncio.sleep(0.05)
     finally:
         await conn.close()
