@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import sys
 import time
 from pathlib import Path
@@ -93,9 +92,4 @@ class Processor:
         assert self._memory is not None
         Processor.cpu_seconds += procstat.cpu_seconds(self._process.pid)
         Processor.peak_pss_mb = max(Processor.peak_pss_mb, (await self._memory.stop())["processor"])
-        self._process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(self._process.wait(), 30)
-        except TimeoutError:
-            self._process.kill()
-            await self._process.wait()
+        await procstat.terminate(self._process)

@@ -19,6 +19,16 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+async def terminate(process: asyncio.subprocess.Process, within: float = 30) -> None:
+    """SIGTERM a process the bench started, SIGKILL it if it outlives ``within``."""
+    process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), within)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of ``pid`` and its descendants."""
     total = 0.0

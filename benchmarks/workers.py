@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import sys
 import time
 from pathlib import Path
 from types import TracebackType
 
 import httpx
+
+from benchmarks import procstat
 
 
 class ApiWorkers:
@@ -55,9 +56,4 @@ class ApiWorkers:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         assert self._process is not None
-        self._process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(self._process.wait(), 30)
-        except TimeoutError:
-            self._process.kill()
-            await self._process.wait()
+        await procstat.terminate(self._process)
