@@ -176,9 +176,10 @@ async def run(
                     _, conn = await asyncio.get_running_loop().create_connection(
                         _Connection, host, port
                     )
-                status, payload = await asyncio.wait_for(
-                    conn.send(host, make_request(i)), request_timeout
-                )
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for wraps the
+                # coroutine in a task of its own, a second task per request.
+                async with asyncio.timeout(request_timeout):
+                    status, payload = await conn.send(host, make_request(i))
             except (
                 OSError,
                 ConnectionError,
@@ -198,7 +199,8 @@ async def run(
             then = follow_up(status, payload) if follow_up is not None else None
             if then is not None:
                 try:
-                    second, _ = await asyncio.wait_for(conn.send(host, then), request_timeout)
+                    async with asyncio.timeout(request_timeout):
+                        second, _ = await conn.send(host, then)
                 except (OSError, ConnectionError, asyncio.IncompleteReadError, TimeoutError) as exc:
                     result.errors[f"follow-up {type(exc).__name__}"] += 1
                     conn.close()

@@ -87,8 +87,12 @@ class PeakMemory:
             self.peak[name] = max(self.peak[name], pss_mb(pid))
 
     async def _run(self) -> None:
+        # In a thread: reading smaps_rollup makes the kernel walk the process's page
+        # tables (about 10 ms for Kafka's JVM), and on the load generator's event loop
+        # that stall showed up as the measured services' tail latency (status reads
+        # at 1,000 req/s: p95 28-40 ms with the sampler inline, 2-3 ms without).
         while True:
-            self.sample()
+            await asyncio.to_thread(self.sample)
             await asyncio.sleep(self._interval)
 
     def start(self) -> None:
