@@ -46,7 +46,10 @@ def build_broker(settings: Settings) -> KafkaBroker:
         run=run_analysis,
         pipeline_config=config,
         publish=publish,
-        ledger=ProjectionLedger(create_engine(settings, pool_size=2)),
+        # One connection per analysis slot: a smaller pool closed its overflow
+        # connections on return, so under load each ledger read past the second
+        # opened a connection (TLS probe included).
+        ledger=ProjectionLedger(create_engine(settings, pool_size=settings.processor_concurrency)),
         partitions=PartitionControl(
             lambda: subscriber.consumer if subscriber is not None else None
         ),
