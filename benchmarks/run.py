@@ -71,7 +71,9 @@ def _versions() -> dict[str, str]:
 
 
 async def main() -> None:
-    profile = PROFILES[os.environ.get("BENCH_PROFILE", "quick")]
+    profile = dict(PROFILES[os.environ.get("BENCH_PROFILE", "quick")])
+    # BENCH_POST_SUSTAIN=600: the quick profile with the 10-minute POST soak.
+    profile["post_sustain"] = int(os.environ.get("BENCH_POST_SUSTAIN", profile["post_sustain"]))
     base = os.environ["BASE_URL"]
     dsn = os.environ["DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://")
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
