@@ -41,6 +41,12 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def own_cpu_seconds() -> float:
+    """User + system CPU seconds of this process alone (its children not included)."""
+    times = os.times()
+    return times.user + times.system
+
+
 def peak_rss_mb(pid: int) -> float:
     """Peak resident memory (VmHWM) of ``pid`` and its descendants, in MiB."""
     total = 0

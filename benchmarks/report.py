@@ -144,6 +144,16 @@ def _mix(r: dict[str, Any]) -> list[str]:
         "",
         f"Machine CPU during the mix: {mix['machine_cpu_percent']} % (goal < 70 %); the "
         f"processor used {mix['processor_cpu_seconds']} CPU s.",
+        *(
+            [
+                "",
+                "Cores used during the mix, by process (CPU seconds per second of the mix): "
+                + ", ".join(f"{n} {c}" for n, c in mix["cores_used"].items())
+                + ".",
+            ]
+            if "cores_used" in mix
+            else []
+        ),
     ]
 
 

@@ -233,12 +233,27 @@ async def main() -> None:
         async with processor() as mixing:
             before = procstat.machine_sample()
             processor_cpu = procstat.cpu_seconds(mixing.pid)
+            # Who used the machine: every process, the generator (this one, without
+            # its children: the processor is one of them) included.
+            every = pids | {"processor": mixing.pid}
+            cpu_then, started = {n: procstat.cpu_seconds(p) for n, p in every.items()}, time.time()
+            generator_then = procstat.own_cpu_seconds()
             mixed = await asyncio.gather(
                 scenarios.runs(base, post, 500, secs, 1),
                 scenarios.runs(base, status, 500, secs, 1),
                 scenarios.runs(base, scenarios.history_request(10, False), 100, secs, 1),
             )
+            elapsed = time.time() - started
             return {
+                "cores_used": {
+                    **{
+                        n: round((procstat.cpu_seconds(p) - cpu_then[n]) / elapsed, 2)
+                        for n, p in every.items()
+                    },
+                    "load generator": round(
+                        (procstat.own_cpu_seconds() - generator_then) / elapsed, 2
+                    ),
+                },
                 "post": mixed[0]["median_run"],
                 "status": mixed[1]["median_run"],
                 "history": mixed[2]["median_run"],

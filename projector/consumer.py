@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 GROUP_ID = "media-analysis-projector"
 MAX_BACKOFF_SECONDS = 5.0
 MAX_RECORDS = 500
+FETCH_MIN_BYTES = 256 * 1024
+FETCH_MAX_WAIT_MS = 20
 
 
 class SeekToStoredPositions(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -152,6 +154,13 @@ def register(
         # FastStream waits this long for records and, when none came, sleeps as long
         # again: at 50 ms an event arriving after a quiet moment waited up to 100 ms.
         batch_timeout_ms=10,
+        # Kafka answers a fetch once FETCH_MIN_BYTES are there or FETCH_MAX_WAIT_MS
+        # have passed. With the default (1 byte) the live projector got a few records
+        # per fetch, so each transaction carried 3-5 events and its fixed cost: at
+        # 1,000 events/s it needed 400-600 µs of CPU per event, against 54 µs on a
+        # backlog.
+        fetch_min_bytes=FETCH_MIN_BYTES,
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         auto_offset_reset="earliest",
         # Acknowledged by the handler: the group offsets it commits (a hint for
         # lag monitoring) are those of batches whose transaction committed.
