@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import RecordMetadata
 
 from events import EVENTS_TOPIC, Envelope, encode
 
@@ -38,13 +39,15 @@ def sql(url: str, query: str, *args: Any) -> list[asyncpg.Record]:
 
 async def produce(
     bootstrap: str, envelopes: Sequence[Envelope], *, chunk: int = 0, pause: float = 0.0
-) -> None:
+) -> list[RecordMetadata]:
     """Produce ``envelopes`` in order with acks=all and idempotence; with ``chunk``,
-    wait for each ``chunk`` records to be acknowledged and pause between chunks."""
+    wait for each ``chunk`` records to be acknowledged and pause between chunks.
+    Returns where each record landed (partition and offset), in order."""
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5
     )
     await producer.start()
+    acked: list[RecordMetadata] = []
     try:
         sent = []
         for envelope in envelopes:
@@ -55,12 +58,13 @@ async def produce(
                 )
             )
             if chunk and len(sent) >= chunk:
-                await asyncio.gather(*sent)
+                acked += await asyncio.gather(*sent)
                 sent = []
                 await asyncio.sleep(pause)
-        await asyncio.gather(*sent)
+        acked += await asyncio.gather(*sent)
     finally:
         await producer.stop()
+    return acked
 
 
 def end_offsets(bootstrap: str) -> dict[int, int]:
