@@ -77,10 +77,11 @@ async def admin(url: str, statement: str) -> None:
         await conn.close()
 
 
-async def _show(url: str, setting: str) -> str:
+async def _show(url: str, *settings: str) -> list[str]:
+    """The server's values of ``settings``, on one connection."""
     conn = await asyncpg.connect(plain_dsn(url))
     try:
-        return str(await conn.fetchval(f"SHOW {setting}"))
+        return [str(await conn.fetchval(f"SHOW {name}")) for name in settings]
     finally:
         await conn.close()
 
@@ -141,8 +142,7 @@ def main(count: int, *, reuse_log: bool, output: Path, projectors: int = 1) -> N
         "PROJECTOR_GROUP_ID": f"bench-{name}",
         "LOG_LEVEL": "WARNING",
     }
-    data_directory = asyncio.run(_show(settings.database_url, "data_directory"))
-    fsync = asyncio.run(_show(settings.database_url, "fsync"))
+    data_directory, fsync = asyncio.run(_show(settings.database_url, "data_directory", "fsync"))
     pg_before, machine_before = postgres_cpu_seconds(data_directory), machine_sample()
     started = time.monotonic()
     # Several projectors join one consumer group and split the partitions.
