@@ -116,6 +116,8 @@ class LocalArtifactStore:
 
     async def remove_all(self, analysis_id: UUID) -> None:
         directory = self.root / str(UUID(str(analysis_id)))
+        if not directory.exists():
+            return  # one stat, not a worker thread: most failed analyses stored nothing
         await asyncio.to_thread(shutil.rmtree, directory, True)
 
 

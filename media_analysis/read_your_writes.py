@@ -41,6 +41,8 @@ from media_analysis.read_model import projection_position
 log = logging.getLogger(__name__)
 
 PROJECTION = "analysis_request"
+MAX_RETRY_SECONDS = 0.5
+"""The longest pause between position reads while they fail."""
 COMPACT_ABOVE = 1024
 """Heaps larger than this drop their timed-out waiters on the next tick."""
 
@@ -166,15 +168,22 @@ class ProjectionWatermark:
             projection_position.c.projection == PROJECTION,
             projection_position.c.topic == EVENTS_TOPIC,
         )
+        failures = 0
         while any(self._waiting.values()):
             try:
                 async with self._engine.connect() as conn:
                     rows = (await conn.execute(query)).all()
                 self._applied = {row.partition: row.next_offset for row in rows}
+                failures = 0
             except Exception as exc:  # waiters time out on their own; keep watching
-                log.warning("cannot read projection positions: %s", exc)
+                if not failures:  # once per outage, not once per tick
+                    log.warning("cannot read projection positions: %s", exc)
+                failures += 1
             self._wake()
-            await asyncio.sleep(self._poll_interval)
+            # While PostgreSQL is unreachable, ask less and less often (at most 0.5 s).
+            await asyncio.sleep(
+                min(self._poll_interval * 2 ** min(failures, 16), MAX_RETRY_SECONDS)
+            )
 
     async def close(self) -> None:
         if self._task is not None:

@@ -14,6 +14,7 @@ subscriber is paused because all analysis slots are taken.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aiokafka import ConsumerRebalanceListener
@@ -31,6 +32,8 @@ from events import (
 from media_analysis.dead_letter import send_to_dead_letter
 from media_analysis.tolerant_parser import tolerant_parser
 from processors.runtime import AnalysisRuntime
+
+log = logging.getLogger(__name__)
 
 GROUP_ID = "media-analysis-processors"
 
@@ -56,17 +59,27 @@ class RebalanceListener(ConsumerRebalanceListener):  # type: ignore[misc]
         self._runtime.partitions_assigned(set(assigned))
 
 
-async def _record(message: KafkaMessage) -> Any:
-    """The decoder: hand the handler the consumed record itself, undecoded.
+MAX_RECORDS = 500
+"""At most this many records per handler call. FastStream's per-message machinery
+(its context, logging middleware and dependency injection) cost about a fifth of
+the processor's CPU when each record was one call: both subscribers read every
+event, four or so per analysis. A batch pays it once."""
+
+BATCH_TIMEOUT_MS = 10
+"""How long a fetch waits when no record is buffered; FastStream then sleeps as
+long again, so an analysis starts at most about 20 ms later on a quiet log."""
+
+
+async def _records(message: KafkaMessage) -> Any:
+    """The decoder: hand the handler the consumed records themselves, undecoded.
 
     A garbage value must reach the handler (``events.decode`` judges it). And the
     handler takes no ``message: KafkaMessage`` parameter: FastStream resolves that
     context through a synchronous dependency, which FastDepends runs in a worker
-    thread, twice per event here (both subscribers read every event), about a
-    fifth of the processor's CPU under load."""
-    raw = message.raw_message
-    assert not isinstance(raw, tuple)  # single-record subscribers
-    return raw
+    thread."""
+    records = message.raw_message
+    assert isinstance(records, tuple)  # batch subscribers
+    return records
 
 
 def register(broker: KafkaBroker, runtime: AnalysisRuntime) -> Any:
@@ -75,6 +88,9 @@ def register(broker: KafkaBroker, runtime: AnalysisRuntime) -> Any:
         EVENTS_TOPIC,
         group_id=GROUP_ID,
         auto_offset_reset="earliest",
+        batch=True,
+        max_records=MAX_RECORDS,
+        batch_timeout_ms=BATCH_TIMEOUT_MS,
         ack_policy=AckPolicy.MANUAL,
         fetch_min_bytes=FETCH_MIN_BYTES,
         fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
@@ -83,8 +99,7 @@ def register(broker: KafkaBroker, runtime: AnalysisRuntime) -> Any:
         description="Analyses the media of every AnalysisRequested event.",
     )
 
-    @work_subscriber(parser=tolerant_parser, decoder=_record)
-    async def work(raw: Any) -> None:
+    async def work_one(raw: Any) -> None:
         try:
             envelope = decode(raw.value, raw.headers)
         except EventDecodeError as exc:
@@ -99,25 +114,43 @@ def register(broker: KafkaBroker, runtime: AnalysisRuntime) -> Any:
             await runtime.cancel(envelope.analysis_id)
         runtime.done(raw.partition, raw.offset)
 
+    @work_subscriber(parser=tolerant_parser, decoder=_records)
+    async def work(records: Any) -> None:
+        # In log order: the runtime holds each partition's commit behind its
+        # earliest unfinished record, whatever the batch around it.
+        for raw in records:
+            try:
+                await work_one(raw)
+            except Exception:  # as FastStream did for one record a call: log, go on
+                log.exception("record %s/%s could not be handled", raw.partition, raw.offset)
+
     @broker.subscriber(
         EVENTS_TOPIC,
         group_id=None,
         auto_offset_reset="latest",
+        batch=True,
+        max_records=MAX_RECORDS,
+        batch_timeout_ms=BATCH_TIMEOUT_MS,
         ack_policy=AckPolicy.MANUAL,  # no group: nothing to commit
         fetch_min_bytes=FETCH_MIN_BYTES,
         fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         title="processor-cancellations",
         description="Cancels in-flight work of every AnalysisDeleted event.",
         parser=tolerant_parser,
-        decoder=_record,
+        decoder=_records,
     )
-    async def cancellations(raw: Any) -> None:
-        if dict(raw.headers).get("ce_type") != AnalysisDeleted.TYPE.encode():
-            return  # every other event is the work subscriber's business
-        try:
-            envelope = decode(raw.value, raw.headers)
-        except EventDecodeError:
-            return  # the work subscriber dead-letters it
-        await runtime.cancel(envelope.analysis_id)
+    async def cancellations(records: Any) -> None:
+        deleted = AnalysisDeleted.TYPE.encode()
+        for raw in records:
+            if dict(raw.headers).get("ce_type") != deleted:
+                continue  # every other event is the work subscriber's business
+            try:
+                envelope = decode(raw.value, raw.headers)
+            except EventDecodeError:
+                continue  # the work subscriber dead-letters it
+            try:
+                await runtime.cancel(envelope.analysis_id)
+            except Exception:
+                log.exception("cancelling analysis %s failed", envelope.analysis_id)
 
     return work_subscriber

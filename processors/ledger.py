@@ -10,9 +10,7 @@ an analysis lives in its one partition, so nothing about it can be missing.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
@@ -21,14 +19,15 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from events import EVENTS_TOPIC, AnalysisStarted, MediaAnalysisError
+from events import AnalysisStarted, MediaAnalysisError
 from media_analysis.database import single_statement_reads
-from media_analysis.read_model import analysis_event, analysis_request, projection_position
+from media_analysis.read_model import analysis_event, analysis_request
+from media_analysis.read_your_writes import ProjectionWatermark
 
 log = logging.getLogger(__name__)
 
-PROJECTION = "analysis_request"
-"""The projector's name for its positions in ``projection_position``."""
+POSITION_POLL_SECONDS = 0.01
+"""How often the projection's positions are read while an analysis waits for them."""
 
 TERMINAL = frozenset({"completed", "failed", "deleted"})
 
@@ -57,19 +56,11 @@ class ProjectionLedger:
     """The ledger on the projector's tables in PostgreSQL."""
 
     def __init__(self, engine: AsyncEngine, *, catch_up_seconds: float = 10.0) -> None:
-        self._engine = engine
-        # Position polls are single reads: no BEGIN/ROLLBACK round trips around them.
-        self._position_reads = single_statement_reads(engine)
+        # Single reads: no BEGIN/ROLLBACK round trips around them.
+        self._reads = single_statement_reads(engine)
+        # One position poll per tick for every analysis waiting, not one loop each.
+        self._watermark = ProjectionWatermark(self._reads, poll_interval=POSITION_POLL_SECONDS)
         self._catch_up_seconds = catch_up_seconds
-
-    async def _position(self, partition: int) -> int:
-        query = select(projection_position.c.next_offset).where(
-            projection_position.c.projection == PROJECTION,
-            projection_position.c.topic == EVENTS_TOPIC,
-            projection_position.c.partition == partition,
-        )
-        async with self._position_reads.connect() as conn:
-            return int((await conn.execute(query)).scalar() or 0)
 
     async def history(self, analysis_id: UUID, partition: int, end_offset: int) -> AnalysisHistory:
         try:
@@ -78,23 +69,28 @@ class ProjectionLedger:
             raise LedgerUnavailable(f"cannot read the projection: {exc}") from exc
 
     async def _history(self, analysis_id: UUID, partition: int, end_offset: int) -> AnalysisHistory:
-        deadline = time.monotonic() + self._catch_up_seconds
-        caught_up = await self._position(partition) >= end_offset
-        while not caught_up and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-            caught_up = await self._position(partition) >= end_offset
+        caught_up = await self._watermark.wait_caught_up(
+            {partition: end_offset}, self._catch_up_seconds
+        )
         if not caught_up:
             log.warning(
                 "projection of partition %s is behind offset %s; deciding on what it has",
                 partition,
                 end_offset,
             )
-        status_query = select(analysis_request.c.status).where(analysis_request.c.id == analysis_id)
-        runs_query = select(func.count()).where(
-            analysis_event.c.analysis_id == analysis_id,
-            analysis_event.c.type == AnalysisStarted.TYPE,
+        runs = (
+            select(func.count())
+            .where(
+                analysis_event.c.analysis_id == analysis_id,
+                analysis_event.c.type == AnalysisStarted.TYPE,
+            )
+            .scalar_subquery()
         )
-        async with self._engine.connect() as conn:
-            status = (await conn.execute(status_query)).scalar()
-            runs = int((await conn.execute(runs_query)).scalar() or 0)
-        return AnalysisHistory(status=status, runs=runs, caught_up=caught_up)
+        status = (
+            select(analysis_request.c.status)
+            .where(analysis_request.c.id == analysis_id)
+            .scalar_subquery()
+        )
+        async with self._reads.connect() as conn:  # one statement, one snapshot
+            row = (await conn.execute(select(status.label("status"), runs.label("runs")))).one()
+        return AnalysisHistory(status=row.status, runs=int(row.runs), caught_up=caught_up)
