@@ -6,6 +6,7 @@
 #   make test-faults  only the fault-injection suite (tests/faults) on a private stack
 #   make bench  measure the service on a private stack; writes BENCHMARKS.md
 #   make profile  py-spy one service under load (PROFILE_SERVICE, PROFILE_SCENARIO, PROFILE_RATE)
+#   make bench-mix  only the combined mix, MIX_ROUNDS times (before/after comparisons)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -14,7 +15,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STATE := $(CURDIR)/.state
 
-.PHONY: help venv deps up down status logs test test-faults lint format clean bench profile
+.PHONY: help venv deps up down status logs test test-faults lint format clean bench bench-mix profile
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -66,3 +67,6 @@ bench: deps venv
 
 profile: deps venv
 	@BENCH_DRIVER=benchmarks.profile scripts/bench.sh
+
+bench-mix: deps venv
+	@BENCH_DRIVER=benchmarks.mix scripts/bench.sh

@@ -23,8 +23,8 @@ from typing import Any
 
 import uvloop
 
-from benchmarks import migration_time, procstat, scenarios
-from benchmarks.processor import Processor, skip_backlog
+from benchmarks import migration_time, mix, procstat, scenarios
+from benchmarks.processor import Processor
 from benchmarks.workers import ApiWorkers
 
 OUT = Path(__file__).resolve().parent / "results"
@@ -228,43 +228,10 @@ async def main() -> None:
         lambda: scenarios.visibility_lag(bootstrap, dsn, 1000, secs),
     )
 
-    async def mix() -> dict[str, Any]:
-        await skip_backlog(bootstrap)
-        async with processor() as mixing:
-            before = procstat.machine_sample()
-            # Who used the machine: every process, the generator (this one, without
-            # its children: the processor is one of them) included.
-            every = pids | {"processor": mixing.pid}
-            cpu_then, started = {n: procstat.cpu_seconds(p) for n, p in every.items()}, time.time()
-            generator_then = procstat.own_cpu_seconds()
-            mixed = await asyncio.gather(
-                scenarios.runs(base, post, 500, secs, 1),
-                scenarios.runs(base, status, 500, secs, 1),
-                scenarios.runs(base, scenarios.history_request(10, False), 100, secs, 1),
-            )
-            elapsed = time.time() - started
-            return {
-                "cores_used": {
-                    **{
-                        n: round((procstat.cpu_seconds(p) - cpu_then[n]) / elapsed, 2)
-                        for n, p in every.items()
-                    },
-                    "load generator": round(
-                        (procstat.own_cpu_seconds() - generator_then) / elapsed, 2
-                    ),
-                },
-                "post": mixed[0]["median_run"],
-                "status": mixed[1]["median_run"],
-                "history": mixed[2]["median_run"],
-                "machine_cpu_percent": procstat.machine_busy_percent(
-                    before, procstat.machine_sample()
-                ),
-                "processor_cpu_seconds": round(
-                    procstat.cpu_seconds(mixing.pid) - cpu_then["processor"], 1
-                ),
-            }
+    async def mixed() -> dict[str, Any]:
+        return await mix.run_mix(base, bootstrap, pids, processor, post, status, secs)
 
-    await step("combined mix: 500 POST + 500 status + 100 history req/s", "mix", mix)
+    await step("combined mix: 500 POST + 500 status + 100 history req/s", "mix", mixed)
 
     if isinstance(results.get("status_ids"), list):
         del results["status_ids"]  # a thousand ids: not a figure

@@ -1,0 +1,115 @@
+"""The combined mix: 500 POST + 500 status + 100 history req/s with a processor
+and the projector running, and who used the machine meanwhile.
+
+``benchmarks/run.py`` runs it once as the last scenario of ``make bench``. On its
+own, for before/after comparisons of one change on one stack::
+
+    make bench-mix MIX_ROUNDS=3 MIX_SECONDS=10
+
+runs only the mix, ``MIX_ROUNDS`` times, on a fresh bench stack, prints each
+round and writes the rounds to ``.state/bench/mix.json`` (not to the repo: a
+comparison is two such runs, and only their ratio means something).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import uvloop
+
+from benchmarks import procstat, scenarios
+from benchmarks.loadgen import Request
+from benchmarks.processor import Processor, skip_backlog
+
+RATES = {"post": 500, "status": 500, "history": 100}
+
+
+async def run_mix(
+    base: str,
+    bootstrap: str,
+    pids: dict[str, int],
+    processor: Callable[[], Processor],
+    post: Callable[[int], Request],
+    status: Callable[[int], Request],
+    seconds: float,
+) -> dict[str, Any]:
+    """One mix of ``seconds``: each part's median run, the machine's busy share and
+    the cores each process used (the generator is this process, without its
+    children; the processor is one of them)."""
+    await skip_backlog(bootstrap)
+    async with processor() as mixing:
+        before = procstat.machine_sample()
+        every = pids | {"processor": mixing.pid}
+        cpu_then, started = {n: procstat.cpu_seconds(p) for n, p in every.items()}, time.time()
+        generator_then = procstat.own_cpu_seconds()
+        # `measured`, not `runs`: runs sleeps a second after each run, and an idle
+        # second inside the window would lower every figure below.
+        mixed = await asyncio.gather(
+            scenarios.measured(base, post, RATES["post"], seconds),
+            scenarios.measured(base, status, RATES["status"], seconds),
+            scenarios.measured(
+                base, scenarios.history_request(10, False), RATES["history"], seconds
+            ),
+        )
+        elapsed = time.time() - started
+        return {
+            "cores_used": {
+                **{
+                    n: round((procstat.cpu_seconds(p) - cpu_then[n]) / elapsed, 2)
+                    for n, p in every.items()
+                },
+                "load generator": round((procstat.own_cpu_seconds() - generator_then) / elapsed, 2),
+            },
+            "post": mixed[0],
+            "status": mixed[1],
+            "history": mixed[2],
+            "machine_cpu_percent": procstat.machine_busy_percent(before, procstat.machine_sample()),
+            "processor_cpu_seconds": round(
+                procstat.cpu_seconds(mixing.pid) - cpu_then["processor"], 1
+            ),
+        }
+
+
+async def main() -> None:
+    rounds = int(os.environ.get("MIX_ROUNDS", "3"))
+    seconds = float(os.environ.get("MIX_SECONDS", "10"))
+    base = os.environ["BASE_URL"]
+    dsn = os.environ["DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://")
+    bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+    missing = os.environ["MEDIA_URL"].rsplit("/", 1)[0] + "/missing.mp4"
+    pids = {k: int(v) for k, v in (p.split("=") for p in os.environ["BENCH_PIDS"].split(","))}
+    state = Path(os.environ["MA_STATE_DIR"])
+    scenarios.API_PID = pids["api"]
+
+    def processor() -> Processor:
+        return Processor(base, missing, state / "logs" / "processor.log")
+
+    ids = await scenarios.create_analyses(base, missing, 1000)
+    await scenarios.projector_caught_up(bootstrap, dsn)
+    post, status = scenarios.post_request(missing), scenarios.status_request(ids)
+    results = []
+    for n in range(1, rounds + 1):
+        mixed = await run_mix(base, bootstrap, pids, processor, post, status, seconds)
+        results.append(mixed)
+        print(
+            f"[mix] round {n}: machine {mixed['machine_cpu_percent']} %, cores "
+            + ", ".join(f"{k} {v}" for k, v in mixed["cores_used"].items())
+            + f"; p95 ms post {mixed['post']['p95_ms']}, status {mixed['status']['p95_ms']},"
+            f" history {mixed['history']['p95_ms']}",
+            flush=True,
+        )
+        await scenarios.projector_caught_up(bootstrap, dsn)
+    busy = [r["machine_cpu_percent"] for r in results]
+    print(f"[mix] machine busy: median {statistics.median(busy)} %, rounds {busy}", flush=True)
+    (state / "mix.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    uvloop.run(main())
