@@ -9,6 +9,11 @@ own, for before/after comparisons of one change on one stack::
 runs only the mix, ``MIX_ROUNDS`` times, on a fresh bench stack, prints each
 round and writes the rounds to ``.state/bench/mix.json`` (not to the repo: a
 comparison is two such runs, and only their ratio means something).
+``MIX_SCALE=0.5`` offers half of every rate: on a host too slow to hold the
+whole mix, an overloaded round measures queues, not what a change saves.
+A warm-up round of ``MIX_WARMUP_SECONDS`` (30) runs first and is not counted: a
+freshly started Kafka spends its first minute compiling (its JIT), and on the
+first host measured that doubled its cores in the first round.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ async def run_mix(
     post: Callable[[int], Request],
     status: Callable[[int], Request],
     seconds: float,
+    scale: float = 1.0,
 ) -> dict[str, Any]:
     """One mix of ``seconds``: each part's median run, the machine's busy share and
     the cores each process used (the generator is this process, without its
@@ -51,14 +57,15 @@ async def run_mix(
         generator_then = procstat.own_cpu_seconds()
         # `measured`, not `runs`: runs sleeps a second after each run, and an idle
         # second inside the window would lower every figure below.
+        rates = {part: rate * scale for part, rate in RATES.items()}
         mixed = await asyncio.gather(
-            scenarios.measured(base, post, RATES["post"], seconds),
-            scenarios.measured(base, status, RATES["status"], seconds),
+            scenarios.measured(base, post, rates["post"], seconds),
+            scenarios.measured(base, status, rates["status"], seconds),
             scenarios.measured(
-                base, scenarios.history_request(10, False), RATES["history"], seconds
+                base, scenarios.history_request(10, False), rates["history"], seconds
             ),
         )
-        elapsed = time.time() - started
+        elapsed, after = time.time() - started, procstat.machine_sample()
         return {
             "cores_used": {
                 **{
@@ -70,7 +77,9 @@ async def run_mix(
             "post": mixed[0],
             "status": mixed[1],
             "history": mixed[2],
-            "machine_cpu_percent": procstat.machine_busy_percent(before, procstat.machine_sample()),
+            "rates": rates,
+            "machine_cpu_percent": procstat.machine_busy_percent(before, after),
+            "machine_steal_percent": procstat.machine_steal_percent(before, after),
             "processor_cpu_seconds": round(
                 procstat.cpu_seconds(mixing.pid) - cpu_then["processor"], 1
             ),
@@ -80,11 +89,15 @@ async def run_mix(
 async def main() -> None:
     rounds = int(os.environ.get("MIX_ROUNDS", "3"))
     seconds = float(os.environ.get("MIX_SECONDS", "10"))
+    scale = float(os.environ.get("MIX_SCALE", "1"))
+    warmup = float(os.environ.get("MIX_WARMUP_SECONDS", "30"))
     base = os.environ["BASE_URL"]
     dsn = os.environ["DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://")
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
     missing = os.environ["MEDIA_URL"].rsplit("/", 1)[0] + "/missing.mp4"
     pids = {k: int(v) for k, v in (p.split("=") for p in os.environ["BENCH_PIDS"].split(","))}
+    if os.environ.get("BENCH_MEDIA_PID"):  # not a service, but its CPU is the machine's
+        pids["media server"] = int(os.environ["BENCH_MEDIA_PID"])
     state = Path(os.environ["MA_STATE_DIR"])
     scenarios.API_PID = pids["api"]
 
@@ -95,11 +108,15 @@ async def main() -> None:
     await scenarios.projector_caught_up(bootstrap, dsn)
     post, status = scenarios.post_request(missing), scenarios.status_request(ids)
     results = []
-    for n in range(1, rounds + 1):
-        mixed = await run_mix(base, bootstrap, pids, processor, post, status, seconds)
-        results.append(mixed)
+    for n in range(0 if warmup > 0 else 1, rounds + 1):
+        length = seconds if n else warmup
+        mixed = await run_mix(base, bootstrap, pids, processor, post, status, length, scale)
+        if n:
+            results.append(mixed)
+        label = f"round {n}" if n else "warm-up (not counted)"
         print(
-            f"[mix] round {n}: machine {mixed['machine_cpu_percent']} %, cores "
+            f"[mix] {label}: machine {mixed['machine_cpu_percent']} %"
+            f" (steal {mixed['machine_steal_percent']} %), cores "
             + ", ".join(f"{k} {v}" for k, v in mixed["cores_used"].items())
             + f"; p95 ms post {mixed['post']['p95_ms']}, status {mixed['status']['p95_ms']},"
             f" history {mixed['history']['p95_ms']}",

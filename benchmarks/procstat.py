@@ -114,16 +114,27 @@ class PeakMemory:
 
 @dataclass
 class MachineSample:
+    """The machine's CPU ticks from /proc/stat. ``busy`` is every tick that was not
+    idle or waiting for I/O, steal included: ``steal`` is time the hypervisor
+    gave another guest while this one had work, which a noisy host inflates."""
+
     busy: float
     total: float
+    steal: float = 0.0
 
 
 def machine_sample() -> MachineSample:
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = values[3] + values[4]
-    return MachineSample(busy=sum(values) - idle, total=sum(values))
+    return MachineSample(busy=sum(values) - idle, total=sum(values), steal=values[7])
 
 
 def machine_busy_percent(before: MachineSample, after: MachineSample) -> float:
     span = after.total - before.total
     return round(100 * (after.busy - before.busy) / span, 1) if span else 0.0
+
+
+def machine_steal_percent(before: MachineSample, after: MachineSample) -> float:
+    """The share of the machine's time that the hypervisor took (part of ``busy``)."""
+    span = after.total - before.total
+    return round(100 * (after.steal - before.steal) / span, 1) if span else 0.0

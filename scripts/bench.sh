@@ -58,6 +58,7 @@ clip="$MA_STATE_DIR/samples/clip.mp4"
   -c:v libx264 -pix_fmt yuv420p -c:a aac -shortest "$clip"
 "$BIN/python" -m http.server "$SAMPLES_PORT" --bind 127.0.0.1 --directory "$MA_STATE_DIR/samples" \
   >"$LOGS/samples.log" 2>&1 & pids+=($!)
+export BENCH_MEDIA_PID=$!  # the media's origin: outside the service, but on this machine
 
 declare -A service_pid
 for service in api projector; do  # benchmarks/processor.py runs the processor
