@@ -12,8 +12,8 @@ comparison is two such runs, and only their ratio means something).
 ``MIX_SCALE=0.5`` offers half of every rate: on a host too slow to hold the
 whole mix, an overloaded round measures queues, not what a change saves.
 A warm-up round of ``MIX_WARMUP_SECONDS`` (30) runs first and is not counted: a
-freshly started Kafka spends its first minute compiling (its JIT), and on the
-first host measured that doubled its cores in the first round.
+freshly started Kafka spends its first minute compiling (its JIT), which on
+the slower host (kernel v1045) doubled its cores in the first 10 s round.
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ async def run_mix(
     async with processor() as mixing:
         before = procstat.machine_sample()
         every = pids | {"processor": mixing.pid}
+        if os.environ.get("BENCH_MEDIA_PID"):  # not a service, but its CPU is the machine's
+            every["media server"] = int(os.environ["BENCH_MEDIA_PID"])
         cpu_then, started = {n: procstat.cpu_seconds(p) for n, p in every.items()}, time.time()
         generator_then = procstat.own_cpu_seconds()
         # `measured`, not `runs`: runs sleeps a second after each run, and an idle
@@ -96,8 +98,6 @@ async def main() -> None:
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
     missing = os.environ["MEDIA_URL"].rsplit("/", 1)[0] + "/missing.mp4"
     pids = {k: int(v) for k, v in (p.split("=") for p in os.environ["BENCH_PIDS"].split(","))}
-    if os.environ.get("BENCH_MEDIA_PID"):  # not a service, but its CPU is the machine's
-        pids["media server"] = int(os.environ["BENCH_MEDIA_PID"])
     state = Path(os.environ["MA_STATE_DIR"])
     scenarios.API_PID = pids["api"]
 
@@ -107,13 +107,9 @@ async def main() -> None:
     ids = await scenarios.create_analyses(base, missing, 1000)
     await scenarios.projector_caught_up(bootstrap, dsn)
     post, status = scenarios.post_request(missing), scenarios.status_request(ids)
-    results = []
-    for n in range(0 if warmup > 0 else 1, rounds + 1):
-        length = seconds if n else warmup
+
+    async def mix_round(label: str, length: float) -> dict[str, Any]:
         mixed = await run_mix(base, bootstrap, pids, processor, post, status, length, scale)
-        if n:
-            results.append(mixed)
-        label = f"round {n}" if n else "warm-up (not counted)"
         print(
             f"[mix] {label}: machine {mixed['machine_cpu_percent']} %"
             f" (steal {mixed['machine_steal_percent']} %), cores "
@@ -123,6 +119,11 @@ async def main() -> None:
             flush=True,
         )
         await scenarios.projector_caught_up(bootstrap, dsn)
+        return mixed
+
+    if warmup > 0:
+        await mix_round("warm-up (not counted)", warmup)
+    results = [await mix_round(f"round {n}", seconds) for n in range(1, rounds + 1)]
     busy = [r["machine_cpu_percent"] for r in results]
     print(f"[mix] machine busy: median {statistics.median(busy)} %, rounds {busy}", flush=True)
     (state / "mix.json").write_text(json.dumps(results, indent=2) + "\n")

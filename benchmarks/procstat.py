@@ -120,7 +120,7 @@ class MachineSample:
 
     busy: float
     total: float
-    steal: float = 0.0
+    steal: float
 
 
 def machine_sample() -> MachineSample:
@@ -129,12 +129,15 @@ def machine_sample() -> MachineSample:
     return MachineSample(busy=sum(values) - idle, total=sum(values), steal=values[7])
 
 
-def machine_busy_percent(before: MachineSample, after: MachineSample) -> float:
+def _percent(ticks: float, before: MachineSample, after: MachineSample) -> float:
     span = after.total - before.total
-    return round(100 * (after.busy - before.busy) / span, 1) if span else 0.0
+    return round(100 * ticks / span, 1) if span else 0.0
+
+
+def machine_busy_percent(before: MachineSample, after: MachineSample) -> float:
+    return _percent(after.busy - before.busy, before, after)
 
 
 def machine_steal_percent(before: MachineSample, after: MachineSample) -> float:
     """The share of the machine's time that the hypervisor took (part of ``busy``)."""
-    span = after.total - before.total
-    return round(100 * (after.steal - before.steal) / span, 1) if span else 0.0
+    return _percent(after.steal - before.steal, before, after)
