@@ -25,6 +25,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -92,6 +93,7 @@ class AnalysisRuntime:
         self.partitions.begin(partition, offset)
         self._jobs[analysis_id] = job
         job.task = asyncio.create_task(self._run_job(job), name=f"analysis-{analysis_id}")
+        job.task.add_done_callback(partial(self._job_ended, job))
         self._pause_if_full()
 
     def hold(self, partition: int, offset: int) -> None:
@@ -149,15 +151,9 @@ class AnalysisRuntime:
     async def _run_job(self, job: _Job) -> None:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.concurrency)
-        recorded = False
         try:
             async with self._slots:
                 await self._analyse(job)
-            recorded = True
-        except asyncio.CancelledError:
-            recorded = job.deleted  # the deletion is the outcome; a revoke is not
-            if not recorded:
-                raise
         except Exception as exc:
             # A bug or an outage, not a media problem: record it as the outcome so
             # the analysis does not stay processing; if even that cannot be
@@ -172,13 +168,24 @@ class AnalysisRuntime:
                     retryable=True,
                 ),
             )
+
+    def _job_ended(self, job: _Job, task: asyncio.Task[None]) -> None:
+        """The job's bookkeeping, as a done callback rather than a ``finally``:
+        a task cancelled before its first step (a request and its deletion, or
+        its partition's revocation, in one fetched batch) never enters
+        ``_run_job``, and must still leave ``_jobs`` and free its record."""
+        if self._jobs.get(job.analysis_id) is job:
+            del self._jobs[job.analysis_id]
+        if task.cancelled():
+            recorded = job.deleted  # the deletion is the outcome; a revoke is not
+        elif (exc := task.exception()) is not None:
+            recorded = False  # left uncommitted: delivered again to a live member
+            log.error("analysis %s: its outcome could not be recorded: %r", job.analysis_id, exc)
+        else:
             recorded = True
-        finally:
-            if self._jobs.get(job.analysis_id) is job:
-                del self._jobs[job.analysis_id]
-            if recorded and not job.abandoned:
-                self.done(job.partition, job.offset)
-            self._resume_if_free()
+        if recorded and not job.abandoned:
+            self.done(job.partition, job.offset)
+        self._resume_if_free()
 
     async def _analyse(self, job: _Job) -> None:
         request = job.envelope.data

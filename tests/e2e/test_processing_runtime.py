@@ -21,10 +21,20 @@ from urllib.parse import quote
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import DefaultPartitioner
 
-from events import DEAD_LETTER_TOPIC, EVENTS_TOPIC, decode
+from events import (
+    DEAD_LETTER_TOPIC,
+    EVENTS_TOPIC,
+    AnalysisDeleted,
+    AnalysisRequested,
+    decode,
+    new_envelope,
+)
+from processors.consumer import GROUP_ID
 from tests.conftest import Service, make_clip, wait_for_status, wait_until
+from tests.integration.log_tools import produce
 from tests.loopback import BehaviourServer, CountingListener
 
 pytestmark = pytest.mark.stack
@@ -209,6 +219,56 @@ def test_delete_during_a_long_analysis_stops_its_work_within_seconds(
     after_delete = types[types.index("media-analysis.analysis.deleted") + 1 :]
     assert after_delete == []
     assert not TERMINAL_TYPES & set(types)
+
+
+def committed_offsets(env: dict[str, str]) -> dict[int, int]:
+    """Where the processors' consumer group has committed each event partition."""
+
+    async def read() -> dict[int, int]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"])
+        await admin.start()
+        try:
+            offsets = await admin.list_consumer_group_offsets(GROUP_ID)
+        finally:
+            await admin.close()
+        return {
+            tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == EVENTS_TOPIC
+        }
+
+    return asyncio.run(read())
+
+
+def test_requests_deleted_in_the_batch_that_brought_them_leave_the_processor_working(
+    processors: Processors, client: httpx.Client, host: BehaviourServer
+) -> None:
+    # A request and its deletion fetched together: the deletion cancels a run
+    # that has not started. Each such run must give back its slot and its record;
+    # a few that did not once paused the processor's fetching for good.
+    requests = [
+        AnalysisRequested(
+            analysis_id=uuid.uuid4(), prompt="p", media_url=host.url("clip.mp4"), media_type="video"
+        )
+        for _ in range(20)
+    ]
+    envelopes = [
+        new_envelope(event, source="/tests/runtime")
+        for request in requests
+        for event in (request, AnalysisDeleted(analysis_id=request.analysis_id))
+    ]
+    acked = asyncio.run(produce(processors.env["KAFKA_BOOTSTRAP_SERVERS"], envelopes))
+
+    analysis_id = submit(client, host.url("clip.mp4"))
+    done = wait_for_status(client, analysis_id, {"completed", "failed"}, timeout=60)
+    assert done["status"] == "completed", done["error_message"]
+
+    last: dict[int, int] = {}
+    for meta in acked:
+        last[meta.partition] = max(last.get(meta.partition, -1), meta.offset)
+    wait_until(
+        lambda: all(committed_offsets(processors.env).get(p, -1) > o for p, o in last.items()),
+        timeout=20,
+        what="the group's commits to pass every deleted request",
+    )
 
 
 def test_poison_records_go_to_the_dead_letter_topic_and_processing_continues(

@@ -255,3 +255,40 @@ async def test_records_of_a_revoked_partition_are_left_to_its_next_owner() -> No
     assert partitions.pending == set()
     assert partitions.finished == []
     assert published == []
+
+
+async def test_requests_deleted_before_their_run_began_free_their_slots_and_records() -> None:
+    # A request and its deletion often arrive in one fetched batch: the deletion
+    # then cancels a task that has not run a single step yet.
+    async def run(req: AnalysisRequested, emit: Any, config: Any, *, attempt: int) -> None:
+        await emit(AnalysisCompleted(analysis_id=req.analysis_id, results={}))
+
+    runtime, partitions, published = make_runtime(run, concurrency=2)
+    for offset in range(0, 10, 2):
+        envelope = request()
+        runtime.submit(envelope, 0, offset)
+        await runtime.cancel(envelope.analysis_id)
+        runtime.done(0, offset + 1)  # the deletion record itself
+    assert partitions.pending == set()
+    assert not partitions.paused
+    assert published == []
+
+    runtime.submit(request(), 0, 10)  # the next request still runs
+    await settle(partitions, 11)
+    assert [type(e).__name__ for e in published] == ["AnalysisCompleted"]
+
+
+async def test_a_request_revoked_before_its_run_began_runs_when_it_comes_back() -> None:
+    async def run(req: AnalysisRequested, emit: Any, config: Any, *, attempt: int) -> None:
+        await emit(AnalysisCompleted(analysis_id=req.analysis_id, results={}))
+
+    runtime, partitions, published = make_runtime(run)
+    envelope = request()
+    runtime.submit(envelope, 1, 4)
+    await runtime.partitions_revoked({TopicPartition(EVENTS_TOPIC, 1)})
+    assert published == []
+    runtime.partitions_assigned({TopicPartition(EVENTS_TOPIC, 1)})
+    runtime.submit(envelope, 1, 4)  # delivered again after the partition came back
+    await settle(partitions, 1)
+    assert [type(e).__name__ for e in published] == ["AnalysisCompleted"]
+    assert partitions.finished == [(1, 4)]
