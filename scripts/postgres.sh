@@ -8,6 +8,8 @@
 #   MA_PG_MAX_CONNECTIONS  max_connections (default 100)
 #   MA_PG_FAST    1 turns fsync, synchronous_commit and full_page_writes off: a
 #                 crash can then corrupt the cluster, so for throwaway test clusters only
+#   MA_PG_OPTIONS extra server options, e.g. "-c shared_preload_libraries=pg_stat_statements"
+#                 to see which statements a benchmark spends PostgreSQL's time on
 # initdb and postgres refuse to run as root: as root they run as the `postgres`
 # user, which must be able to reach the data directory. When it cannot (a
 # checkout under /root, mode 700, say), the cluster goes to
@@ -124,6 +126,7 @@ start() {
     if port_open "$PORT"; then die "127.0.0.1:$PORT is taken by another process; set MA_PG_PORT"; fi
     local opts="-p $PORT -k '$SOCK' -c listen_addresses=127.0.0.1 -c max_connections=$MAX_CONNECTIONS"
     if [[ "$FAST" == 1 ]]; then opts+=" -c fsync=off -c synchronous_commit=off -c full_page_writes=off"; fi
+    if [[ -n "${MA_PG_OPTIONS:-}" ]]; then opts+=" $MA_PG_OPTIONS"; fi
     if ! as_pg "$BIN/pg_ctl" -D "$DATA" -o "$opts" -l "$LOG" -w -t 60 start >/dev/null 2>&1; then
       fail "PostgreSQL did not start (log: $LOG)"
     fi
