@@ -196,7 +196,7 @@ async def history(
         tenant=tenant,
     )
     try:
-        rows, total = await views.history(ctx.pool, query)
+        rows, total = await views.history(ctx.listing_pool, query)
     except views.ReadModelUnavailable as exc:
         raise HTTPException(503, str(exc)) from exc
     more = len(rows) > per_page

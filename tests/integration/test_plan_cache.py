@@ -1,0 +1,81 @@
+"""Statements prepared while the table was young keep fitting plans as it grows
+(real PostgreSQL): the history listing's pool and the projector's engine plan
+every execution with its parameters (media_analysis.database.CUSTOM_PLANS)."""
+
+from __future__ import annotations
+
+import asyncio
+from uuid import uuid4
+
+import asyncpg
+from sqlalchemy import text
+
+from media_analysis.database import create_engine, create_read_pool
+from media_analysis.settings import Settings
+from projector import projection_schema as schemas
+from projector.bootstrap import build_broker
+from query_api.views import HistoryQuery, _page_sql, _shape
+
+ROWS = """
+INSERT INTO analysis_request (id, status, media_type, source_url, prompt, created_at, updated_at)
+SELECT gen_random_uuid(), 'completed', 'video', 'http://127.0.0.1/a.mp4', 'p',
+       now() - make_interval(secs => n), now()
+FROM generate_series(1, $1) AS n
+"""
+
+
+async def _page_plan_after_growth(conn: asyncpg.Connection, schema: str) -> str:
+    """The plan a history page prepared on 20 rows uses once the table has 30,020."""
+    await conn.execute(f'SET search_path TO "{schema}"')
+    await conn.execute(ROWS, 20)
+    await conn.execute("ANALYZE analysis_request")
+    page = _page_sql(_shape(HistoryQuery()))
+    await conn.execute(f"PREPARE page(int, int) AS {page.sql}")
+    for _ in range(8):  # past the five executions after which a generic plan may stick
+        await conn.execute("EXECUTE page(21, 0)")
+    await conn.execute(ROWS, 30_000)
+    plan = await conn.fetch("EXPLAIN EXECUTE page(21, 100)")
+    return "\n".join(row[0] for row in plan)
+
+
+def test_a_history_page_prepared_on_a_young_table_still_walks_the_index_later(
+    migrated: dict[str, str],
+) -> None:
+    schema = f"plans_{uuid4().hex[:8]}"
+    settings = Settings(database_url=migrated["DATABASE_URL"])
+
+    async def scenario() -> str:
+        engine = create_engine(settings, pool_size=1)
+        async with engine.begin() as conn:
+            await schemas.create_like_live(conn, schema, await schemas.live_schema(conn))
+        pool = await create_read_pool(settings, max_size=1, custom_plans=True)
+        try:
+            async with pool.acquire() as conn:
+                return await _page_plan_after_growth(conn, schema)
+        finally:
+            await pool.close()
+            async with engine.begin() as conn:
+                await schemas.drop(conn, schema)
+            await engine.dispose()
+
+    plan = asyncio.run(scenario())
+    # Generic, it was a hash join over a sequential scan of the whole table.
+    assert "Seq Scan" not in plan, plan
+    assert "Index Cond: (id = analysis_request_1.id)" in plan, plan
+
+
+def test_the_projectors_connections_plan_every_execution(migrated: dict[str, str]) -> None:
+    settings = Settings(
+        database_url=migrated["DATABASE_URL"],
+        kafka_bootstrap_servers=migrated["KAFKA_BOOTSTRAP_SERVERS"],
+    )
+
+    async def scenario() -> str:
+        _, engine = build_broker(settings)
+        try:
+            async with engine.connect() as conn:
+                return str(await conn.scalar(text("SHOW plan_cache_mode")))
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(scenario()) == "force_custom_plan"
