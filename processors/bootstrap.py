@@ -10,6 +10,7 @@ from events import EVENTS_TOPIC, AnalysisEvent, Envelope, caused_by, encode
 from media_analysis.artifacts import build_artifact_store
 from media_analysis.database import create_engine
 from media_analysis.kafka_broker import build_kafka_broker
+from media_analysis.read_your_writes import LogEnds
 from media_analysis.settings import Settings
 from processors.consumer import register
 from processors.ledger import ProjectionLedger
@@ -57,7 +58,8 @@ def build_broker(settings: Settings) -> KafkaBroker:
         # opened a connection (TLS probe included).
         ledger=ProjectionLedger(create_engine(settings, pool_size=settings.processor_concurrency)),
         partitions=PartitionControl(
-            lambda: subscriber.consumer if subscriber is not None else None
+            lambda: subscriber.consumer if subscriber is not None else None,
+            LogEnds(settings.kafka_bootstrap_list),
         ),
         concurrency=settings.processor_concurrency,
         deadline_seconds=settings.analysis_deadline_seconds,

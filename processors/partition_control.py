@@ -13,6 +13,7 @@ from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
 from events import EVENTS_TOPIC
+from media_analysis.read_your_writes import LogEnds
 from processors.offsets import OffsetTracker
 
 log = logging.getLogger(__name__)
@@ -23,11 +24,13 @@ COMMIT_INTERVAL_SECONDS = 0.5
 class PartitionControl:
     """Offsets and flow control of the group subscriber's consumer.
 
-    ``consumer`` returns the subscriber's AIOKafkaConsumer (None before it starts).
+    ``consumer`` returns the subscriber's AIOKafkaConsumer (None before it starts);
+    ``ends`` reads the log's end offsets for the ledger checks.
     """
 
-    def __init__(self, consumer: Callable[[], Any]) -> None:
+    def __init__(self, consumer: Callable[[], Any], ends: LogEnds) -> None:
         self._consumer = consumer
+        self._ends = ends
         self._tracker = OffsetTracker()
         self._commit_needed: asyncio.Event | None = None
         self._committer: asyncio.Task[None] | None = None
@@ -60,9 +63,14 @@ class PartitionControl:
             consumer.resume(*consumer.paused())
 
     async def end_offset(self, partition: int) -> int:
-        tp = TopicPartition(EVENTS_TOPIC, partition)
-        offsets = await self._consumer().end_offsets([tp])
-        return int(offsets[tp])
+        """Where ``partition`` ends, read after this call began.
+
+        From clients of their own (``LogEnds``: one fetch for every analysis
+        asking at once, fresh clients after a failure), not the group consumer's:
+        after the broker was killed and restarted, that consumer's ListOffsets
+        requests once timed out for good while four analyses waited on them,
+        every slot taken, and the processor stopped processing."""
+        return (await self._ends.after_now())[partition]
 
     async def _commit_loop(self) -> None:
         assert self._commit_needed is not None
