@@ -6,6 +6,9 @@ and the processors would skip the record without dead-lettering it. This
 parser builds the message from a copy whose headers are decoded leniently and
 keeps the untouched record as ``raw_message``, so ``events.decode`` rejects it
 and the consumer sends it to the dead-letter topic like any other poison.
+
+``raw_records`` is the decoder that goes with it on a batch subscriber: the
+handler gets the consumed records themselves, undecoded.
 """
 
 from __future__ import annotations
@@ -33,3 +36,15 @@ async def tolerant_parser(record: Any, original: Callable[[Any], Awaitable[Any]]
         message = await original(copy)
         message.raw_message = record
         return message
+
+
+async def raw_records(message: Any) -> Any:
+    """The decoder of a batch subscriber: the consumed records themselves, undecoded.
+
+    A garbage value must reach the handler (``events.decode`` judges it). And the
+    handler needs no ``message: KafkaMessage`` parameter to reach them: FastStream
+    resolves that context through a synchronous dependency, which FastDepends runs
+    in a worker thread, a thread hand-off on every call."""
+    records = message.raw_message
+    assert isinstance(records, tuple)  # batch subscribers
+    return records

@@ -20,7 +20,6 @@ from typing import Any
 from aiokafka import ConsumerRebalanceListener
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 
 from events import (
     EVENTS_TOPIC,
@@ -30,7 +29,7 @@ from events import (
     decode,
 )
 from media_analysis.dead_letter import send_to_dead_letter
-from media_analysis.tolerant_parser import tolerant_parser
+from media_analysis.tolerant_parser import raw_records, tolerant_parser
 from processors.runtime import AnalysisRuntime
 
 log = logging.getLogger(__name__)
@@ -70,18 +69,6 @@ BATCH_TIMEOUT_MS = 10
 long again, so an analysis starts at most about 20 ms later on a quiet log."""
 
 
-async def _records(message: KafkaMessage) -> Any:
-    """The decoder: hand the handler the consumed records themselves, undecoded.
-
-    A garbage value must reach the handler (``events.decode`` judges it). And the
-    handler takes no ``message: KafkaMessage`` parameter: FastStream resolves that
-    context through a synchronous dependency, which FastDepends runs in a worker
-    thread."""
-    records = message.raw_message
-    assert isinstance(records, tuple)  # batch subscribers
-    return records
-
-
 def register(broker: KafkaBroker, runtime: AnalysisRuntime) -> Any:
     """Declare the processors' subscribers on ``broker``; return the group subscriber."""
     work_subscriber = broker.subscriber(
@@ -114,7 +101,7 @@ def register(broker: KafkaBroker, runtime: AnalysisRuntime) -> Any:
             await runtime.cancel(envelope.analysis_id)
         runtime.done(raw.partition, raw.offset)
 
-    @work_subscriber(parser=tolerant_parser, decoder=_records)
+    @work_subscriber(parser=tolerant_parser, decoder=raw_records)
     async def work(records: Any) -> None:
         # In log order: the runtime holds each partition's commit behind its
         # earliest unfinished record, whatever the batch around it.
@@ -137,7 +124,7 @@ def register(broker: KafkaBroker, runtime: AnalysisRuntime) -> Any:
         title="processor-cancellations",
         description="Cancels in-flight work of every AnalysisDeleted event.",
         parser=tolerant_parser,
-        decoder=_records,
+        decoder=raw_records,
     )
     async def cancellations(records: Any) -> None:
         deleted = AnalysisDeleted.TYPE.encode()

@@ -25,13 +25,12 @@ from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import EVENTS_TOPIC, EventDecodeError, decode_with_json
 from media_analysis.dead_letter import send_to_dead_letter
-from media_analysis.tolerant_parser import tolerant_parser
+from media_analysis.tolerant_parser import raw_records, tolerant_parser
 from projector.pipeline import BatchPipeline
 from projector.store import BatchOutcome, Record, apply_batch, stored_positions
 
@@ -96,12 +95,6 @@ def to_records(raw: Sequence[Any]) -> tuple[list[Record], list[tuple[Any, str]]]
             continue
         records.append(Record(msg.partition, msg.offset, decoded.envelope, decoded.data_json))
     return records, poison
-
-
-async def _raw_bodies(message: KafkaMessage) -> Any:
-    """Leave decoding to ``events.decode``: FastStream's JSON decoding would fail the
-    whole batch on one garbage value (redelivered forever) instead of dead-lettering it."""
-    return message.body
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,10 +185,11 @@ def register(
 
     handle = BatchHandler(pipeline, write, dead_letter, rewind, committed)
 
-    @subscriber(parser=tolerant_parser, decoder=_raw_bodies)
-    async def project(body: list[Any], message: KafkaMessage) -> None:
-        raw = message.raw_message
-        await handle(list(raw) if isinstance(raw, tuple | list) else [raw])
+    # The decoder hands over the records, so the handler takes no
+    # ``message: KafkaMessage``: resolving it cost a worker-thread hop per batch.
+    @subscriber(parser=tolerant_parser, decoder=raw_records)
+    async def project(records: Any) -> None:
+        await handle(list(records))
 
 
 async def _commit_hint(consumer: Any, outcome: BatchOutcome) -> None:
