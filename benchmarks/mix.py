@@ -97,7 +97,7 @@ async def main() -> None:
     dsn = os.environ["DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://")
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
     missing = os.environ["MEDIA_URL"].rsplit("/", 1)[0] + "/missing.mp4"
-    pids = {k: int(v) for k, v in (p.split("=") for p in os.environ["BENCH_PIDS"].split(","))}
+    pids = procstat.bench_pids()
     state = Path(os.environ["MA_STATE_DIR"])
     scenarios.API_PID = pids["api"]
 

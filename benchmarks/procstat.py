@@ -10,6 +10,13 @@ from pathlib import Path
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def bench_pids() -> dict[str, int]:
+    """The stack's processes by name, from ``BENCH_PIDS`` (``api=12,kafka=34``),
+    which scripts/bench.sh exports for the driver it runs."""
+    pairs = (item.split("=") for item in os.environ["BENCH_PIDS"].split(","))
+    return {name: int(pid) for name, pid in pairs}
+
+
 def _children(pid: int) -> list[int]:
     found = [pid]
     for task in Path(f"/proc/{pid}/task").glob("*"):

@@ -55,7 +55,7 @@ async def main() -> None:
     seconds = float(os.environ.get("PROFILE_SECONDS", "15"))
     base = os.environ["BASE_URL"]
     missing = os.environ["MEDIA_URL"].rsplit("/", 1)[0] + "/missing.mp4"
-    pids = {k: int(v) for k, v in (p.split("=") for p in os.environ["BENCH_PIDS"].split(","))}
+    pids = procstat.bench_pids()
     state = Path(os.environ["MA_STATE_DIR"])
     py_spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
     if py_spy is None:

@@ -82,7 +82,7 @@ async def main() -> None:
     # mix submits a URL it fails fast on (HTTP 404), so each request still makes its
     # events and rows while ffmpeg work does not swamp the cores being measured.
     missing = media.rsplit("/", 1)[0] + "/missing.mp4"
-    pids = {k: int(v) for k, v in (p.split("=") for p in os.environ["BENCH_PIDS"].split(","))}
+    pids = procstat.bench_pids()
     secs, repeat = profile["seconds"], profile["repeat"]
     ryw_rate = profile["ryw_rate"]
     scenarios.API_PID = pids["api"]
