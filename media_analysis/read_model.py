@@ -10,6 +10,8 @@ read per partition, written in the same transaction as the rows.
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -73,6 +75,32 @@ projection_position = Table(
     Column("partition", Integer, primary_key=True),
     Column("next_offset", BigInteger, nullable=False),
 )
+
+POSITIONS_CHANNEL = "projection_position"
+"""The NOTIFY channel on which the projector announces the positions a batch
+saves, from the transaction that saves them: PostgreSQL delivers the notice when,
+and only if, that transaction commits, so a listener learns the new positions at
+the moment they become visible instead of polling ``projection_position``."""
+
+
+def positions_notice(projection: str, topic: str, positions: dict[int, int]) -> str:
+    """The payload announcing ``positions`` (partition -> next offset)."""
+    return json.dumps(
+        {"projection": projection, "topic": topic, "positions": positions}, separators=(",", ":")
+    )
+
+
+def read_positions_notice(payload: str, projection: str, topic: str) -> dict[int, int]:
+    """The positions a notice announces for ``projection`` and ``topic``; nothing
+    for another projection's, or for a payload that is not a notice."""
+    try:
+        notice = json.loads(payload)
+        if notice["projection"] != projection or notice["topic"] != topic:
+            return {}
+        return {int(p): int(o) for p, o in notice["positions"].items()}
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return {}
+
 
 analysis_count = Table(
     "analysis_count",

@@ -27,7 +27,8 @@ from media_analysis.read_your_writes import ProjectionWatermark
 log = logging.getLogger(__name__)
 
 POSITION_POLL_SECONDS = 0.01
-"""How often the projection's positions are read while an analysis waits for them."""
+"""How often the projection's positions are read while an analysis waits for
+them and the projector's notices cannot be heard (see ``ProjectionWatermark``)."""
 
 TERMINAL = frozenset({"completed", "failed", "deleted"})
 
@@ -58,8 +59,12 @@ class ProjectionLedger:
     def __init__(self, engine: AsyncEngine, *, catch_up_seconds: float = 10.0) -> None:
         # Single reads: no BEGIN/ROLLBACK round trips around them.
         self._reads = single_statement_reads(engine)
-        # One position poll per tick for every analysis waiting, not one loop each.
-        self._watermark = ProjectionWatermark(self._reads, poll_interval=POSITION_POLL_SECONDS)
+        # The positions as the projector announces them: an analysis starts when
+        # the batch it waits for commits, not at the next 10 ms poll. One watcher
+        # for every analysis waiting, not one loop each.
+        self._watermark = ProjectionWatermark(
+            self._reads, poll_interval=POSITION_POLL_SECONDS, listen=True
+        )
         self._catch_up_seconds = catch_up_seconds
 
     async def history(self, analysis_id: UUID, partition: int, end_offset: int) -> AnalysisHistory:

@@ -69,6 +69,9 @@ class BatchSql:
     add_counts: str
     drop_empty_counts: str
     save_positions: str
+    notify_positions: str | None
+    """Announces the saved positions (``read_model.POSITIONS_CHANNEL``); only the
+    live tables' positions, which processors wait for, are announced."""
 
 
 @cache
@@ -126,6 +129,7 @@ def batch_sql(schema: str | None) -> BatchSql:
             "ON CONFLICT (projection, topic, partition) "
             "DO UPDATE SET next_offset = EXCLUDED.next_offset"
         ),
+        notify_positions=None if schema else "SELECT pg_notify($1, $2)",
     )
 
 

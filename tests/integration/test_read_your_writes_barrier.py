@@ -1,7 +1,8 @@
 """The pieces of read-your-writes on the real PostgreSQL and Kafka: the
 watermark wakes waiters when the projection passes their offset (thousands of
-them for one query per tick), and the log's end offsets are only ever handed to
-callers who asked before the fetch began."""
+them for one query per tick, or at the projector's commit when it listens for
+its notices), and the log's end offsets are only ever handed to callers who
+asked before the fetch began."""
 
 from __future__ import annotations
 
@@ -9,12 +10,16 @@ import asyncio
 import time
 from uuid import uuid4
 
+import pytest
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 
 from events import EVENTS_TOPIC, AnalysisRequested, new_envelope
+from media_analysis import read_your_writes
 from media_analysis.database import create_engine
 from media_analysis.read_model import projection_position
 from media_analysis.read_your_writes import (
+    NOTICES_APPLICATION,
     PROJECTION,
     CatchUp,
     LogEnds,
@@ -22,6 +27,7 @@ from media_analysis.read_your_writes import (
     ProjectionWatermark,
 )
 from media_analysis.settings import Settings
+from projector.store import Record, apply_batch
 from tests.conftest import free_port
 from tests.integration.log_tools import produce
 
@@ -68,6 +74,57 @@ def test_waiters_wake_when_the_projection_passes_their_offset(migrated: dict[str
     assert elapsed < 2.0
     assert late is True
     assert caught_up is True
+
+
+def test_a_listening_watermark_wakes_at_the_projectors_commit(
+    migrated: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the fallback poll 30 s apart, only the projector's notice can wake the
+    waiters in time; after its listening connection is killed, it listens again."""
+    monkeypatch.setattr(read_your_writes, "FALLBACK_POLL_SECONDS", 30.0)
+    partition = 600 + uuid4().int % 90
+
+    def record(offset: int) -> Record:
+        event = AnalysisRequested(
+            analysis_id=uuid4(), prompt="p", media_url="https://e.invalid/a", media_type="audio"
+        )
+        return Record(partition, offset, new_envelope(event, source="/tests"))
+
+    listeners = text("SELECT pid FROM pg_stat_activity WHERE application_name = :name")
+
+    async def scenario() -> tuple[list[float], list[set[int]]]:
+        engine = create_engine(Settings(database_url=migrated["DATABASE_URL"]))
+        async with engine.connect() as conn:  # the services' own, left alone
+            others = set((await conn.execute(listeners, {"name": NOTICES_APPLICATION})).scalars())
+        watermark = ProjectionWatermark(engine, poll_interval=30.0, listen=True)
+        waits: list[float] = []
+        killed: list[set[int]] = []
+        try:
+            for offset in (0, 1):
+                waiting = asyncio.create_task(watermark.wait_applied(partition, offset, 10))
+                await asyncio.sleep(0.3)  # listening, polled once, now pausing for 30 s
+                assert not waiting.done()
+                started = time.perf_counter()
+                await apply_batch(engine, [record(offset)])
+                assert await waiting
+                waits.append(time.perf_counter() - started)
+                async with engine.connect() as conn:  # its listening connection dies
+                    pids = set(
+                        (await conn.execute(listeners, {"name": NOTICES_APPLICATION})).scalars()
+                    )
+                    for pid in pids - others:
+                        await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                    killed.append(pids - others - (killed[-1] if killed else set()))
+            return waits, killed
+        finally:
+            await watermark.close()
+            await engine.dispose()
+
+    waits, killed = asyncio.run(scenario())
+    first, second = killed
+    assert len(first) == 1
+    assert len(second) == 1  # the connection it opened again
+    assert max(waits) < 2.0, waits  # not the 30 s poll, before and after the reconnect
 
 
 class GatedEnds(LogEnds):
