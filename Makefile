@@ -7,6 +7,7 @@
 #   make bench  measure the service on a private stack; writes BENCHMARKS.md
 #   make profile  py-spy one service under load (PROFILE_SERVICE, PROFILE_SCENARIO, PROFILE_RATE)
 #   make bench-mix  only the combined mix, MIX_ROUNDS times (before/after comparisons)
+#   make bench-start  how long analyses wait to start, at START_RATE a second
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -15,7 +16,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STATE := $(CURDIR)/.state
 
-.PHONY: help venv deps up down status logs test test-faults lint format clean bench bench-mix profile
+.PHONY: help venv deps up down status logs test test-faults lint format clean bench bench-mix bench-start profile
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -70,3 +71,6 @@ profile: deps venv
 
 bench-mix: deps venv
 	@BENCH_DRIVER=benchmarks.mix scripts/bench.sh
+
+bench-start: deps venv
+	@BENCH_DRIVER=benchmarks.start_lag scripts/bench.sh

@@ -27,13 +27,51 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import uvloop
 
 from benchmarks import procstat, scenarios
 from benchmarks.loadgen import Request
 from benchmarks.processor import Processor, skip_backlog
+from events import AnalysisRequested, AnalysisStarted
 
 RATES = {"post": 500, "status": 500, "history": 100}
+LAST_SECONDS_LEFT_OUT = 1.0
+"""Requests of a round's last second are left out of its start lag: the round's
+processor stops at its end, before it has started all of them."""
+
+
+async def start_lag_ms(dsn: str, since: float, until: float) -> dict[str, float]:
+    """Request -> start of the analyses requested between ``since`` and ``until``
+    (epoch seconds): the time between the AnalysisRequested the API produced and the
+    AnalysisStarted the processor produced, as the audit trail records them. It
+    holds the processor's fetch, its wait for the projection and its ledger read."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        row = await conn.fetchrow(
+            """
+            SELECT count(*) AS n,
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY lag) AS p50,
+                   percentile_cont(0.95) WITHIN GROUP (ORDER BY lag) AS p95,
+                   percentile_cont(0.99) WITHIN GROUP (ORDER BY lag) AS p99
+            FROM (SELECT extract(epoch FROM s.time - r.time) * 1000 AS lag
+                  FROM analysis_event r
+                  JOIN analysis_event s ON s.analysis_id = r.analysis_id AND s.type = $2
+                  WHERE r.type = $1 AND r.time >= to_timestamp($3) AND r.time < to_timestamp($4)
+                 ) AS lags
+            """,
+            AnalysisRequested.TYPE,
+            AnalysisStarted.TYPE,
+            since,
+            until - LAST_SECONDS_LEFT_OUT,
+        )
+    finally:
+        await conn.close()
+    assert row is not None
+    return {
+        "analyses": row["n"],
+        **{k: round(float(row[k] or 0), 1) for k in ("p50", "p95", "p99")},
+    }
 
 
 async def run_mix(
@@ -85,6 +123,7 @@ async def run_mix(
             "processor_cpu_seconds": round(
                 procstat.cpu_seconds(mixing.pid) - cpu_then["processor"], 1
             ),
+            "window": [started, started + elapsed],
         }
 
 
@@ -110,15 +149,17 @@ async def main() -> None:
 
     async def mix_round(label: str, length: float) -> dict[str, Any]:
         mixed = await run_mix(base, bootstrap, pids, processor, post, status, length, scale)
+        await scenarios.projector_caught_up(bootstrap, dsn)
+        mixed["request_to_start_ms"] = lag = await start_lag_ms(dsn, *mixed.pop("window"))
         print(
             f"[mix] {label}: machine {mixed['machine_cpu_percent']} %"
             f" (steal {mixed['machine_steal_percent']} %), cores "
             + ", ".join(f"{k} {v}" for k, v in mixed["cores_used"].items())
             + f"; p95 ms post {mixed['post']['p95_ms']}, status {mixed['status']['p95_ms']},"
-            f" history {mixed['history']['p95_ms']}",
+            f" history {mixed['history']['p95_ms']}; request->start ms p50 {lag['p50']},"
+            f" p95 {lag['p95']} ({lag['analyses']} analyses)",
             flush=True,
         )
-        await scenarios.projector_caught_up(bootstrap, dsn)
         return mixed
 
     if warmup > 0:

@@ -154,6 +154,16 @@ def _mix(r: dict[str, Any]) -> list[str]:
             if "cores_used" in mix
             else []
         ),
+        *(
+            [
+                "",
+                "Request to start (the API's AnalysisRequested to the processor's "
+                "AnalysisStarted, {analyses} analyses): p50 {p50} ms, p95 {p95} ms, "
+                "p99 {p99} ms.".format(**mix["request_to_start_ms"]),
+            ]
+            if "request_to_start_ms" in mix
+            else []
+        ),
     ]
 
 

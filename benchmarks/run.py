@@ -229,7 +229,10 @@ async def main() -> None:
     )
 
     async def mixed() -> dict[str, Any]:
-        return await mix.run_mix(base, bootstrap, pids, processor, post, status, secs)
+        result = await mix.run_mix(base, bootstrap, pids, processor, post, status, secs)
+        await scenarios.projector_caught_up(bootstrap, dsn)
+        result["request_to_start_ms"] = await mix.start_lag_ms(dsn, *result.pop("window"))
+        return result
 
     await step("combined mix: 500 POST + 500 status + 100 history req/s", "mix", mixed)
 
