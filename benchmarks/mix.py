@@ -24,7 +24,6 @@ import os
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -132,12 +131,10 @@ async def main() -> None:
     seconds = float(os.environ.get("MIX_SECONDS", "10"))
     scale = float(os.environ.get("MIX_SCALE", "1"))
     warmup = float(os.environ.get("MIX_WARMUP_SECONDS", "30"))
-    base = os.environ["BASE_URL"]
-    dsn = os.environ["DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://")
-    bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
-    missing = os.environ["MEDIA_URL"].rsplit("/", 1)[0] + "/missing.mp4"
+    stack = scenarios.BenchStack.from_env()
+    base, dsn, bootstrap, missing = stack.base_url, stack.dsn, stack.bootstrap, stack.missing_url
     pids = procstat.bench_pids()
-    state = Path(os.environ["MA_STATE_DIR"])
+    state = stack.state
     scenarios.API_PID = pids["api"]
 
     def processor() -> Processor:

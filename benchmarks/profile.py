@@ -51,9 +51,9 @@ def summarise(raw: Path, top: int = 25) -> str:
     return "\n".join(lines)
 
 
-async def _started(since: float, until: float) -> int:
+async def _started(dsn: str, since: float, until: float) -> int:
     """AnalysisStarted events of the processor between ``since`` and ``until``."""
-    conn = await asyncpg.connect(os.environ["DATABASE_URL"].replace("+asyncpg", ""))
+    conn = await asyncpg.connect(dsn)
     try:
         query = (
             "SELECT count(*) FROM analysis_event WHERE type = $1"
@@ -69,10 +69,9 @@ async def main() -> None:
     scenario = os.environ.get("PROFILE_SCENARIO", "post")
     rate = float(os.environ.get("PROFILE_RATE", "300"))
     seconds = float(os.environ.get("PROFILE_SECONDS", "15"))
-    base = os.environ["BASE_URL"]
-    missing = os.environ["MEDIA_URL"].rsplit("/", 1)[0] + "/missing.mp4"
+    stack = scenarios.BenchStack.from_env()
+    base, missing, state = stack.base_url, stack.missing_url, stack.state
     pids = procstat.bench_pids()
-    state = Path(os.environ["MA_STATE_DIR"])
     py_spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
     if py_spy is None:
         raise SystemExit("py-spy is missing: make venv installs it (dev extra)")
@@ -80,10 +79,7 @@ async def main() -> None:
     make = scenarios.post_request(missing)
     if scenario == "status":
         make = scenarios.status_request(await scenarios.create_analyses(base, missing, 300))
-        await scenarios.projector_caught_up(
-            os.environ["KAFKA_BOOTSTRAP_SERVERS"],
-            os.environ["DATABASE_URL"].replace("+asyncpg", ""),
-        )
+        await scenarios.projector_caught_up(stack.bootstrap, stack.dsn)
     raw = state / f"profile-{service}.txt"
 
     async def sample(pid: int) -> None:
@@ -99,7 +95,7 @@ async def main() -> None:
         print(json.dumps(result))
         print(f"{service}: {1000 * spent / max(1, int(result['requests'])):.3f} CPU ms per request")
         if service == "processor":  # four slots start far fewer analyses than are offered
-            started = await _started(since, time.time())
+            started = await _started(stack.dsn, since, time.time())
             print(f"processor: {started} analyses started, {1000 * spent / max(1, started):.3f}"
                   " CPU ms per analysis started")  # fmt: skip
         print(summarise(raw))

@@ -74,14 +74,12 @@ async def main() -> None:
     profile = dict(PROFILES[os.environ.get("BENCH_PROFILE", "quick")])
     # BENCH_POST_SUSTAIN=600: the quick profile with the 10-minute POST soak.
     profile["post_sustain"] = int(os.environ.get("BENCH_POST_SUSTAIN", profile["post_sustain"]))
-    base = os.environ["BASE_URL"]
-    dsn = os.environ["DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://")
-    bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
-    media = os.environ["MEDIA_URL"]
+    stack = scenarios.BenchStack.from_env()
+    base, dsn, bootstrap, media = stack.base_url, stack.dsn, stack.bootstrap, stack.media_url
     # Only the clip scenario and the mix run a processor (benchmarks/processor.py); the
     # mix submits a URL it fails fast on (HTTP 404), so each request still makes its
     # events and rows while ffmpeg work does not swamp the cores being measured.
-    missing = media.rsplit("/", 1)[0] + "/missing.mp4"
+    missing = stack.missing_url
     pids = procstat.bench_pids()
     secs, repeat = profile["seconds"], profile["repeat"]
     ryw_rate = profile["ryw_rate"]

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -22,6 +25,36 @@ from projector.counts import RECOUNT
 from query_api import cursor
 
 CLIP_DEADLINE_SECONDS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class BenchStack:
+    """The stack scripts/bench.sh started, from the environment it exports."""
+
+    base_url: str
+    dsn: str
+    """PostgreSQL as a plain ``postgresql://`` URL, for asyncpg."""
+    bootstrap: str
+    media_url: str
+    """The 6-second clip on the local media server."""
+    state: Path
+
+    @property
+    def missing_url(self) -> str:
+        """A URL on the media server that answers 404: an analysis of it fails at
+        its fetch, so it makes its events and rows without ffmpeg work."""
+        return self.media_url.rsplit("/", 1)[0] + "/missing.mp4"
+
+    @classmethod
+    def from_env(cls) -> BenchStack:
+        return cls(
+            base_url=os.environ["BASE_URL"],
+            dsn=os.environ["DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://"),
+            bootstrap=os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+            media_url=os.environ["MEDIA_URL"],
+            state=Path(os.environ["MA_STATE_DIR"]),
+        )
+
 
 MEDIA_TYPES = ("video", "audio", "document", "image", "unknown")
 

@@ -59,16 +59,13 @@ async def main() -> None:
     rate = float(os.environ.get("START_RATE", "20"))
     seconds = float(os.environ.get("START_SECONDS", "20"))
     rounds = int(os.environ.get("START_ROUNDS", "3"))
-    base = os.environ["BASE_URL"]
-    dsn = os.environ["DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://")
-    bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
-    missing = os.environ["MEDIA_URL"].rsplit("/", 1)[0] + "/missing.mp4"
-    logs = Path(os.environ["MA_STATE_DIR"]) / "logs"
+    stack = scenarios.BenchStack.from_env()
+    base, dsn, bootstrap, missing = stack.base_url, stack.dsn, stack.bootstrap, stack.missing_url
     post = scenarios.post_request(missing)
 
     results: list[dict[str, Any]] = []
     await skip_backlog(bootstrap)
-    async with Processor(base, missing, logs / "processor.log"):
+    async with Processor(base, missing, stack.state / "logs" / "processor.log"):
         for n in range(1, rounds + 1):
             since = time.time()
             sent = (await load(base, post, rate=rate, seconds=seconds)).summary()
