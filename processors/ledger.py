@@ -4,8 +4,10 @@ A request can be delivered more than once (a processor died before committing
 its offset, or its partition moved). Before running it, the processor asks the
 ledger whether the analysis already has a terminal state (completed, failed,
 deleted) and how many runs it has had. The answer is exact once the projector
-has applied the partition up to the end offset seen when asking: every event of
-an analysis lives in its one partition, so nothing about it can be missing.
+has applied the partition up to the high watermark of the fetch that brought the
+request (``PartitionControl.end_offset``): every event of an analysis lives in
+its one partition, and every event of an earlier run was acknowledged before
+that fetch, so nothing about it can be missing.
 """
 
 from __future__ import annotations
