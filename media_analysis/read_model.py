@@ -83,16 +83,11 @@ and only if, that transaction commits, so a listener learns the new positions at
 the moment they become visible instead of polling ``projection_position``."""
 
 
-def positions_notice(projection: str, topic: str, positions: dict[int, int]) -> str:
-    """The payload announcing ``positions`` (partition -> next offset)."""
-    return json.dumps(
-        {"projection": projection, "topic": topic, "positions": positions}, separators=(",", ":")
-    )
-
-
 def read_positions_notice(payload: str, projection: str, topic: str) -> dict[int, int]:
     """The positions a notice announces for ``projection`` and ``topic``; nothing
-    for another projection's, or for a payload that is not a notice."""
+    for another projection's, or for a payload that is not a notice. The
+    projector's statement writes ``{"projection": .., "topic": .., "positions":
+    {"<partition>": <next offset>, ..}}`` (``projector/batch_sql.py``)."""
     try:
         notice = json.loads(payload)
         if notice["projection"] != projection or notice["topic"] != topic:

@@ -19,6 +19,7 @@ from functools import cache
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from media_analysis.read_model import POSITIONS_CHANNEL
 from projector.projection_schema import quoted
 
 REQUEST_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -69,9 +70,9 @@ class BatchSql:
     add_counts: str
     drop_empty_counts: str
     save_positions: str
-    notify_positions: str | None
-    """Announces the saved positions (``read_model.POSITIONS_CHANNEL``); only the
-    live tables' positions, which processors wait for, are announced."""
+    """Saves the positions; for the live tables it also announces them on
+    ``read_model.POSITIONS_CHANNEL`` (delivered when the transaction commits),
+    built from the rows it saved. Processors wait only for the live positions."""
 
 
 @cache
@@ -97,6 +98,12 @@ def batch_sql(schema: str | None) -> BatchSql:
     request_names = ", ".join(name for name, _ in REQUEST_COLUMNS)
     request_select, request_from = _unnest(REQUEST_COLUMNS)
     updates = ", ".join(f"{name} = EXCLUDED.{name}" for name, _ in REQUEST_COLUMNS[1:])
+    save_positions = (
+        f"INSERT INTO {positions} (projection, topic, partition, next_offset) "  # noqa: S608
+        "SELECT $1::text, $2::text, p, o FROM unnest($3::int[], $4::bigint[]) AS u(p, o) "
+        "ON CONFLICT (projection, topic, partition) "
+        "DO UPDATE SET next_offset = EXCLUDED.next_offset"
+    )
     return BatchSql(
         lock_positions=(
             f"SELECT partition, next_offset FROM {positions} "  # noqa: S608 (identifiers only)
@@ -123,13 +130,24 @@ def batch_sql(schema: str | None) -> BatchSql:
             f"ON CONFLICT (bucket) DO UPDATE SET n = {counts}.n + EXCLUDED.n"
         ),
         drop_empty_counts=f"DELETE FROM {counts} WHERE bucket = ANY($1::text[]) AND n = 0",  # noqa: S608
-        save_positions=(
-            f"INSERT INTO {positions} (projection, topic, partition, next_offset) "  # noqa: S608
-            "SELECT $1, $2, p, o FROM unnest($3::int[], $4::bigint[]) AS u(p, o) "
-            "ON CONFLICT (projection, topic, partition) "
-            "DO UPDATE SET next_offset = EXCLUDED.next_offset"
-        ),
-        notify_positions=None if schema else "SELECT pg_notify($1, $2)",
+        save_positions=save_positions if schema else _announced(save_positions),
+    )
+
+
+NOTICE_MAX_BYTES = 7999
+"""PostgreSQL refuses a NOTIFY payload of 8000 bytes or more, and would fail the
+batch with it. A longer notice (hundreds of partitions in one batch) goes out
+empty: listeners then learn the positions from their fallback poll."""
+
+
+def _announced(save: str) -> str:
+    """``save``, and a notice of what it saved in the same statement (no round trip more)."""
+    return (
+        f"WITH saved AS ({save} RETURNING partition, next_offset), "  # noqa: S608 (constants)
+        "notice AS (SELECT json_build_object('projection', $1::text, 'topic', $2::text, "
+        "'positions', json_object_agg(partition, next_offset))::text AS payload FROM saved) "
+        f"SELECT pg_notify('{POSITIONS_CHANNEL}', CASE WHEN octet_length(payload) "
+        f"<= {NOTICE_MAX_BYTES} THEN payload ELSE '' END) FROM notice"
     )
 
 

@@ -15,12 +15,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events import EVENTS_TOPIC, AnalysisDeleted, Envelope
-from media_analysis.read_model import (
-    POSITIONS_CHANNEL,
-    analysis_event,
-    positions_notice,
-    projection_position,
-)
+from media_analysis.read_model import analysis_event, projection_position
 from projector import counts
 from projector.batch_sql import JSON_REQUEST_COLUMNS, REQUEST_COLUMNS, BatchSql, sql_for
 from projector.fold import AnalysisState, apply
@@ -180,15 +175,12 @@ async def _erase_audit_content(conn: AsyncConnection, deleted: set[UUID]) -> Non
 
 
 async def _save_positions(conn: AsyncConnection, sql: BatchSql, positions: dict[int, int]) -> None:
-    """Save the positions, and announce them to listeners when the transaction commits."""
+    """Save the positions (the live ones are announced when the transaction commits)."""
     partitions = sorted(positions)
     await conn.exec_driver_sql(
         sql.save_positions,
         (PROJECTION, EVENTS_TOPIC, partitions, [positions[p] for p in partitions]),
     )
-    if sql.notify_positions is not None:
-        notice = positions_notice(PROJECTION, EVENTS_TOPIC, positions)
-        await conn.exec_driver_sql(sql.notify_positions, (POSITIONS_CHANNEL, notice))
 
 
 async def apply_batch(engine: AsyncEngine, records: Sequence[Record]) -> BatchOutcome:

@@ -10,6 +10,7 @@ import asyncio
 import time
 from uuid import uuid4
 
+import asyncpg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
@@ -17,7 +18,11 @@ from sqlalchemy.dialects.postgresql import insert
 from events import EVENTS_TOPIC, AnalysisRequested, new_envelope
 from media_analysis import read_your_writes
 from media_analysis.database import create_engine
-from media_analysis.read_model import projection_position
+from media_analysis.read_model import (
+    POSITIONS_CHANNEL,
+    projection_position,
+    read_positions_notice,
+)
 from media_analysis.read_your_writes import (
     NOTICES_APPLICATION,
     PROJECTION,
@@ -27,7 +32,7 @@ from media_analysis.read_your_writes import (
     ProjectionWatermark,
 )
 from media_analysis.settings import Settings
-from projector.store import Record, apply_batch
+from projector.store import Record, apply_batch, stored_positions
 from tests.conftest import free_port
 from tests.integration.log_tools import produce
 
@@ -125,6 +130,45 @@ def test_a_listening_watermark_wakes_at_the_projectors_commit(
     assert len(first) == 1
     assert len(second) == 1  # the connection it opened again
     assert max(waits) < 2.0, waits  # not the 30 s poll, before and after the reconnect
+
+
+def test_each_batch_announces_the_positions_it_saved(migrated: dict[str, str]) -> None:
+    """The notice a listener gets when a batch commits, as the projector's statement
+    writes it; a batch over so many partitions that the notice would be too long
+    for PostgreSQL still commits, and announces nothing."""
+    first = 1000 + (uuid4().int % 50) * 1000  # partitions no other test writes
+
+    def record(partition: int) -> Record:
+        event = AnalysisRequested(
+            analysis_id=uuid4(), prompt="p", media_url="https://e.invalid/a", media_type="audio"
+        )
+        return Record(partition, 4, new_envelope(event, source="/tests"))
+
+    async def scenario() -> tuple[list[str], dict[int, int]]:
+        engine = create_engine(Settings(database_url=migrated["DATABASE_URL"]))
+        heard: asyncio.Queue[str] = asyncio.Queue()
+        listener = await asyncpg.connect(migrated["DATABASE_URL"].replace("+asyncpg", ""))
+        await listener.add_listener(POSITIONS_CHANNEL, lambda *args: heard.put_nowait(args[3]))
+        payloads = []
+        try:
+            for partitions in (range(first, first + 2), range(first + 2, first + 802)):
+                await apply_batch(engine, [record(p) for p in partitions])
+                while True:  # other tests' batches may be announced meanwhile
+                    payload = await asyncio.wait_for(heard.get(), 10)
+                    announced = read_positions_notice(payload, PROJECTION, EVENTS_TOPIC)
+                    if payload == "" or first in announced:
+                        payloads.append(payload)
+                        break
+            saved = await stored_positions(engine)
+        finally:
+            await listener.close()
+            await engine.dispose()
+        return payloads, saved
+
+    (small, large), saved = asyncio.run(scenario())
+    assert read_positions_notice(small, PROJECTION, EVENTS_TOPIC) == {first: 5, first + 1: 5}
+    assert large == ""  # 800 partitions: too long to announce, committed all the same
+    assert all(saved[p] == 5 for p in range(first, first + 802))
 
 
 class GatedEnds(LogEnds):
