@@ -141,28 +141,38 @@ class PositionNotices:
         self._dsn = dsn
         self._on_positions = on_positions
         self._conn: asyncpg.Connection | None = None
+        self._retry_at = 0.0
+        self._failures = 0
         self.lost = asyncio.Event()
         """Set when the connection closes; whoever relies on the notices polls again."""
 
-    @property
-    def listening(self) -> bool:
-        return self._conn is not None and not self._conn.is_closed()
-
-    async def listen(self) -> None:
-        """Connect and LISTEN, unless already listening; raises when that fails."""
-        if self.listening:
-            return
-        conn: asyncpg.Connection = await asyncpg.connect(
-            self._dsn, timeout=5, server_settings={"application_name": NOTICES_APPLICATION}
-        )
+    async def listening(self) -> bool:
+        """True while notices are heard: connects and LISTENs when not, at most
+        every :data:`LISTEN_RETRY_SECONDS` after a failure (polling serves meanwhile)."""
+        if self._conn is not None and not self._conn.is_closed():
+            return True
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._retry_at:
+            return False
         try:
-            await conn.add_listener(POSITIONS_CHANNEL, self._notified)
-        except BaseException:
-            conn.terminate()
-            raise
+            conn: asyncpg.Connection = await asyncpg.connect(
+                self._dsn, timeout=5, server_settings={"application_name": NOTICES_APPLICATION}
+            )
+            try:
+                await conn.add_listener(POSITIONS_CHANNEL, self._notified)
+            except BaseException:
+                conn.terminate()
+                raise
+        except Exception as exc:
+            if not self._failures:  # once per outage
+                log.warning("cannot listen for projection positions, polling instead: %s", exc)
+            self._failures += 1
+            self._retry_at = loop.time() + LISTEN_RETRY_SECONDS
+            return False
         conn.add_termination_listener(self._closed)
         self.lost.clear()
-        self._conn = conn
+        self._conn, self._failures = conn, 0
+        return True
 
     def _notified(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         positions = read_positions_notice(payload, PROJECTION, EVENTS_TOPIC)
@@ -209,8 +219,6 @@ class ProjectionWatermark:
         self._sequence = itertools.count()
         self._task: asyncio.Task[None] | None = None
         self._notices = PositionNotices(_dsn(engine), self._heard) if listen else None
-        self._listen_after = 0.0
-        self._listen_failures = 0
 
     async def wait_applied(self, partition: int, offset: int, within: float) -> bool:
         """True once the projection has applied ``offset`` of ``partition``;
@@ -262,10 +270,11 @@ class ProjectionWatermark:
             projection_position.c.topic == EVENTS_TOPIC,
         )
         failures = 0
+        notices = self._notices
         while any(self._waiting.values()):
             # Listening starts before the poll: a batch committed in between is
             # announced, one committed before is in the poll's answer.
-            listening = await self._listen()
+            listening = notices is not None and await notices.listening()
             try:
                 async with self._engine.connect() as conn:
                     rows = (await conn.execute(query)).all()
@@ -279,33 +288,12 @@ class ProjectionWatermark:
             # While PostgreSQL is unreachable, ask less and less often (at most 0.5 s).
             interval = FALLBACK_POLL_SECONDS if listening else self._poll_interval
             pause = min(interval * 2 ** min(failures, 16), max(interval, MAX_RETRY_SECONDS))
-            if listening and self._notices is not None:
+            if listening and notices is not None:
                 # A lost listening connection ends the pause: poll, and listen again.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._notices.lost.wait(), pause)
+                    await asyncio.wait_for(notices.lost.wait(), pause)
             else:
                 await asyncio.sleep(pause)
-
-    async def _listen(self) -> bool:
-        """True while the projector's notices are heard (see the class docstring)."""
-        notices = self._notices
-        if notices is None:
-            return False
-        if notices.listening:
-            return True
-        loop = asyncio.get_running_loop()
-        if loop.time() < self._listen_after:
-            return False
-        try:
-            await notices.listen()
-        except Exception as exc:  # polling serves meanwhile
-            if not self._listen_failures:  # once per outage
-                log.warning("cannot listen for projection positions, polling instead: %s", exc)
-            self._listen_failures += 1
-            self._listen_after = loop.time() + LISTEN_RETRY_SECONDS
-            return False
-        self._listen_failures = 0
-        return True
 
     async def close(self) -> None:
         if self._task is not None:
