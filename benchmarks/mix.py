@@ -76,6 +76,7 @@ async def start_lag_ms(dsn: str, since: float, until: float) -> dict[str, float]
 async def run_mix(
     base: str,
     bootstrap: str,
+    dsn: str,
     pids: dict[str, int],
     processor: Callable[[], Processor],
     post: Callable[[int], Request],
@@ -83,9 +84,10 @@ async def run_mix(
     seconds: float,
     scale: float = 1.0,
 ) -> dict[str, Any]:
-    """One mix of ``seconds``: each part's median run, the machine's busy share and
+    """One mix of ``seconds``: each part's median run, the machine's busy share,
     the cores each process used (the generator is this process, without its
-    children; the processor is one of them)."""
+    children; the processor is one of them) and request->start, read once the
+    projector has caught up."""
     await skip_backlog(bootstrap)
     async with processor() as mixing:
         before = procstat.machine_sample()
@@ -105,7 +107,7 @@ async def run_mix(
             ),
         )
         elapsed, after = time.time() - started, procstat.machine_sample()
-        return {
+        result = {
             "cores_used": {
                 **{
                     n: round((procstat.cpu_seconds(p) - cpu_then[n]) / elapsed, 2)
@@ -122,8 +124,10 @@ async def run_mix(
             "processor_cpu_seconds": round(
                 procstat.cpu_seconds(mixing.pid) - cpu_then["processor"], 1
             ),
-            "window": [started, started + elapsed],
         }
+    await scenarios.projector_caught_up(bootstrap, dsn)
+    result["request_to_start_ms"] = await start_lag_ms(dsn, started, started + elapsed)
+    return result
 
 
 async def main() -> None:
@@ -145,9 +149,8 @@ async def main() -> None:
     post, status = scenarios.post_request(missing), scenarios.status_request(ids)
 
     async def mix_round(label: str, length: float) -> dict[str, Any]:
-        mixed = await run_mix(base, bootstrap, pids, processor, post, status, length, scale)
-        await scenarios.projector_caught_up(bootstrap, dsn)
-        mixed["request_to_start_ms"] = lag = await start_lag_ms(dsn, *mixed.pop("window"))
+        mixed = await run_mix(base, bootstrap, dsn, pids, processor, post, status, length, scale)
+        lag = mixed["request_to_start_ms"]
         print(
             f"[mix] {label}: machine {mixed['machine_cpu_percent']} %"
             f" (steal {mixed['machine_steal_percent']} %), cores "

@@ -21,7 +21,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import asyncpg
 import uvloop
 
 from benchmarks import procstat, scenarios
@@ -49,19 +48,6 @@ def summarise(raw: Path, top: int = 25) -> str:
     lines += ["", "inclusive:"]
     lines += [f"  {100 * n / total:5.1f}%  {f}" for f, n in inclusive.most_common(top * 2)]
     return "\n".join(lines)
-
-
-async def _started(dsn: str, since: float, until: float) -> int:
-    """AnalysisStarted events of the processor between ``since`` and ``until``."""
-    conn = await asyncpg.connect(dsn)
-    try:
-        query = (
-            "SELECT count(*) FROM analysis_event WHERE type = $1"
-            " AND time >= to_timestamp($2) AND time < to_timestamp($3)"
-        )
-        return int(await conn.fetchval(query, AnalysisStarted.TYPE, since, until))
-    finally:
-        await conn.close()
 
 
 async def main() -> None:
@@ -95,7 +81,9 @@ async def main() -> None:
         print(json.dumps(result))
         print(f"{service}: {1000 * spent / max(1, int(result['requests'])):.3f} CPU ms per request")
         if service == "processor":  # four slots start far fewer analyses than are offered
-            started = await _started(stack.dsn, since, time.time())
+            started = await scenarios.events_between(
+                stack.dsn, AnalysisStarted.TYPE, since, time.time()
+            )
             print(f"processor: {started} analyses started, {1000 * spent / max(1, started):.3f}"
                   " CPU ms per analysis started")  # fmt: skip
         print(summarise(raw))

@@ -59,6 +59,22 @@ class BenchStack:
 MEDIA_TYPES = ("video", "audio", "document", "image", "unknown")
 
 
+async def events_between(
+    dsn: str, event_type: str, since: float, until: float | None = None
+) -> int:
+    """How many events of ``event_type`` the audit trail holds with a time from
+    ``since`` to ``until`` (epoch seconds; no end when None)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        query = (
+            "SELECT count(*) FROM analysis_event WHERE type = $1 AND time >= to_timestamp($2)"
+            " AND ($3::float8 IS NULL OR time < to_timestamp($3))"
+        )
+        return int(await conn.fetchval(query, event_type, since, until))
+    finally:
+        await conn.close()
+
+
 def post_request(media_url: str) -> Callable[[int], Request]:
     def make(i: int) -> Request:
         body = {

@@ -28,7 +28,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import uvloop
 
 from benchmarks import scenarios
@@ -39,20 +38,6 @@ from events import AnalysisFailed
 
 OUT = Path(__file__).parent / "results" / "start_lag.json"
 ENDED_WITHIN_SECONDS = 60
-
-
-async def _ended(dsn: str, since: float) -> int:
-    conn = await asyncpg.connect(dsn)
-    try:
-        return int(
-            await conn.fetchval(
-                "SELECT count(*) FROM analysis_event WHERE type = $1 AND time >= to_timestamp($2)",
-                AnalysisFailed.TYPE,
-                since,
-            )
-        )
-    finally:
-        await conn.close()
 
 
 async def main() -> None:
@@ -71,7 +56,7 @@ async def main() -> None:
             sent = (await load(base, post, rate=rate, seconds=seconds)).summary()
             until = time.time()
             for _ in range(ENDED_WITHIN_SECONDS * 2):  # every half second, bounded
-                if await _ended(dsn, since) >= sent["ok"]:
+                if await scenarios.events_between(dsn, AnalysisFailed.TYPE, since) >= sent["ok"]:
                     break
                 await asyncio.sleep(0.5)
             await scenarios.projector_caught_up(bootstrap, dsn)
