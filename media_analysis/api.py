@@ -7,7 +7,6 @@ either side alone, for deployments that scale them apart.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Literal
@@ -19,6 +18,7 @@ from command_api.routes import router as command_router
 from command_api.schemas import AnalyzeRequest
 from media_analysis import health, hot_path, metrics, problems
 from media_analysis.direct_routes import DirectRoutes
+from media_analysis.heap import freeze_startup_heap
 from media_analysis.http_auth import AUTH_RESPONSES, auth_lifespan
 from media_analysis.load_shedding import InFlightLimit
 from media_analysis.settings import Settings, configure_logging
@@ -35,15 +35,6 @@ HOT_ROUTES = {
     "query": (("GET", "/api/media/status/{analysis_id}"),),
 }
 """Answered by :class:`DirectRoutes`, past FastAPI's router, on each side."""
-
-
-def freeze_startup_heap() -> None:
-    """Move what start-up built (modules, pydantic and FastAPI schemas, SQLAlchemy
-    metadata: ~120k objects) out of the garbage collector's sight. A full
-    collection traversed all of them, ~100 ms on this machine, in the middle of
-    whatever requests were in flight; they live as long as the process anyway."""
-    gc.collect()
-    gc.freeze()
 
 
 def build_app(settings: Settings, sides: tuple[Side, ...] = ("command", "query")) -> FastAPI:

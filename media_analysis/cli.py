@@ -31,7 +31,8 @@ import uvloop
 from faststream.kafka import KafkaBroker
 
 from media_analysis import migrations
-from media_analysis.api import FACTORIES, Side, build_app, freeze_startup_heap
+from media_analysis.api import FACTORIES, Side, build_app
+from media_analysis.heap import freeze_startup_heap
 from media_analysis.settings import Settings, configure_logging
 from media_analysis.topic_admin import ensure_topics
 

@@ -3,12 +3,14 @@ commands, and the repair of the history counts after a bulk load."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import TextIO
 
+import uvloop
+
 from events import MediaAnalysisError
 from media_analysis.database import create_engine
+from media_analysis.heap import freeze_startup_heap
 from media_analysis.settings import Settings
 from projector.counts import recount
 from projector.rebuild import rebuild
@@ -54,8 +56,10 @@ async def _recount(settings: Settings, out: TextIO) -> int:
 def projection_command(action: str, settings: Settings, out: TextIO = sys.stdout) -> int:
     """Run ``action`` (rebuild, verify or recount); the exit status for the CLI."""
     command = {"rebuild": _rebuild, "verify": _verify, "recount": _recount}[action]
+    # A replay is Python-bound: uvloop, and no collector walking the start-up heap.
+    freeze_startup_heap()
     try:
-        return asyncio.run(command(settings, out))
+        return uvloop.run(command(settings, out))
     except KeyboardInterrupt:
         out.write(f"\n{action} interrupted; nothing was switched. Run it again to resume.\n")
         return 130

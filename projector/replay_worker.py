@@ -15,6 +15,7 @@ import sys
 import uvloop
 
 from media_analysis.database import create_engine
+from media_analysis.heap import freeze_startup_heap
 from media_analysis.settings import Settings
 from projector import projection_schema as schemas
 from projector.replay import log_reader, replay
@@ -41,4 +42,5 @@ async def _main(orders: dict[str, object]) -> None:
 
 
 if __name__ == "__main__":
+    freeze_startup_heap()
     uvloop.run(_main(json.loads(sys.stdin.read())))
