@@ -22,7 +22,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events import EVENTS_TOPIC, MediaAnalysisError
-from media_analysis.database import create_engine
 from media_analysis.settings import Settings
 from projector import projection_schema as schemas
 from projector.progress import Progress
@@ -32,6 +31,7 @@ from projector.replay import (
     log_reader,
     remaining,
     replay,
+    replay_engine,
     replay_in_two,
 )
 from projector.store import PROJECTION
@@ -109,7 +109,7 @@ async def _run(engine: AsyncEngine, settings: Settings, out: TextIO) -> Rebuilt:
 
 async def rebuild(settings: Settings, out: TextIO) -> Rebuilt:
     """Replay the log into a fresh schema and switch the live projection to it."""
-    engine = create_engine(settings, pool_size=3)
+    engine = replay_engine(settings, pool_size=3)
     try:
         async with engine.connect() as guard:
             locked = await guard.scalar(

@@ -14,11 +14,10 @@ import sys
 
 import uvloop
 
-from media_analysis.database import create_engine
 from media_analysis.heap import freeze_startup_heap
 from media_analysis.settings import Settings
 from projector import projection_schema as schemas
-from projector.replay import log_reader, replay
+from projector.replay import log_reader, replay, replay_engine
 
 
 def _report(count: int) -> None:
@@ -32,7 +31,7 @@ async def _main(orders: dict[str, object]) -> None:
         kafka_bootstrap_servers=str(orders["kafka_bootstrap_servers"]),
     )
     targets = {int(p): int(o) for p, o in dict(orders["targets"]).items()}  # type: ignore[call-overload]
-    engine = create_engine(settings, pool_size=1)
+    engine = replay_engine(settings, pool_size=1)
     try:
         target = schemas.engine_for(engine, str(orders["schema"]))
         async with log_reader(settings) as consumer:

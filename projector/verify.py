@@ -18,11 +18,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import EVENTS_TOPIC
-from media_analysis.database import create_engine
 from media_analysis.settings import Settings
 from projector import projection_schema as schemas
 from projector.progress import Progress
-from projector.replay import Offsets, log_reader, remaining, replay_in_two
+from projector.replay import Offsets, log_reader, remaining, replay_engine, replay_in_two
 from projector.store import PROJECTION
 
 COMPARED = {"analysis_request": "id", "analysis_event": "event_id", "analysis_count": "bucket"}
@@ -107,7 +106,7 @@ async def _compare(engine: AsyncEngine, scratch: str) -> Drift:
 
 async def verify(settings: Settings, out: TextIO) -> Drift:
     """Compare the live projection with a replay of the log; report to ``out``."""
-    engine = create_engine(settings, pool_size=2)
+    engine = replay_engine(settings, pool_size=2)
     scratch = f"projection_verify_{uuid4().hex[:12]}"
     try:
         async with engine.begin() as conn:

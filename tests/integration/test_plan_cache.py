@@ -1,6 +1,7 @@
 """Statements prepared while the table was young keep fitting plans as it grows
-(real PostgreSQL): the history listing's pool and the projector's engine plan
-every execution with its parameters (media_analysis.database.CUSTOM_PLANS)."""
+(real PostgreSQL): the history listing's pool, the projector's engine and the
+replay's engines (rebuild, verify) plan every execution with its parameters
+(media_analysis.database.CUSTOM_PLANS)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from sqlalchemy import text
 from media_analysis.database import create_engine, create_read_pool
 from media_analysis.settings import Settings
 from projector import projection_schema as schemas
+from projector.batch_sql import batch_sql
 from projector.bootstrap import build_broker
+from projector.replay import replay_engine
 from query_api.views import HistoryQuery, _page_sql, _shape
 
 ROWS = """
@@ -79,3 +82,42 @@ def test_the_projectors_connections_plan_every_execution(migrated: dict[str, str
             await engine.dispose()
 
     assert asyncio.run(scenario()) == "force_custom_plan"
+
+
+def test_a_replays_batch_read_prepared_on_young_tables_still_uses_the_index_later(
+    migrated: dict[str, str],
+) -> None:
+    """A rebuild or verify replays into tables it has just created: its batch read
+    of rows by id, prepared on a few rows, must not keep a sequential scan once
+    the rebuilt table holds the whole history."""
+    schema = f"plans_{uuid4().hex[:8]}"
+    settings = Settings(database_url=migrated["DATABASE_URL"])
+    ids = "ARRAY[" + ", ".join(f"'{uuid4()}'::uuid" for _ in range(50)) + "]"
+
+    async def scenario() -> str:
+        engine = replay_engine(settings, pool_size=1)
+        try:
+            async with engine.begin() as conn:
+                await schemas.create_like_live(conn, schema, await schemas.live_schema(conn))
+            async with engine.connect() as conn:
+                raw = (await conn.get_raw_connection()).driver_connection
+                assert raw is not None
+                await raw.execute(f'SET search_path TO "{schema}"')
+                await raw.execute(ROWS, 20)
+                await raw.execute("ANALYZE analysis_request")
+                await raw.execute(f"PREPARE load(uuid[]) AS {batch_sql(schema).load_states}")
+                for _ in range(8):  # past the five executions after which a generic plan may stick
+                    await raw.execute(f"EXECUTE load({ids})")
+                await raw.execute(ROWS, 30_000)
+                plan = await raw.fetch(f"EXPLAIN EXECUTE load({ids})")
+                await raw.execute("DEALLOCATE load")
+                return "\n".join(row[0] for row in plan)
+        finally:
+            async with engine.begin() as conn:
+                await schemas.drop(conn, schema)
+            await engine.dispose()
+
+    plan = asyncio.run(scenario())
+    # Generic, it was a sequential scan of the whole table for every batch.
+    assert "Seq Scan" not in plan, plan
+    assert "analysis_request_pkey" in plan, plan
