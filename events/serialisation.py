@@ -62,11 +62,16 @@ def encode(envelope: Envelope) -> KafkaRecord:
     )
 
 
+_SEQUENCES = (list, tuple)
+"""What Kafka clients give as headers (a tuple of types: an ``X | Y`` union is
+built anew on every call)."""
+
+
 def _header_map(headers: Iterable[tuple[str, bytes]] | Mapping[str, Any]) -> dict[str, str]:
     # Kafka clients give a list or tuple; the (slower) ABC check only for the rest.
     items = (
         headers
-        if isinstance(headers, list | tuple)
+        if isinstance(headers, _SEQUENCES)
         else list(headers.items() if isinstance(headers, Mapping) else headers)
     )
     try:
@@ -151,7 +156,7 @@ def _decode(
     raw = None if fast is not None else _upcast_json(event_type, version, cls.VERSION, value)
     try:
         data = cls.model_validate(raw) if fast is None else fast
-        time = datetime.fromisoformat(attrs["ce_time"].replace("Z", "+00:00"))
+        time = datetime.fromisoformat(attrs["ce_time"])  # 3.11 reads a "Z" suffix
         envelope = Envelope(
             id=attrs["ce_id"],
             source=attrs["ce_source"],
