@@ -17,8 +17,9 @@ event changes nothing. Rules (DESIGN.md, "The read model"):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 from uuid import UUID
 
@@ -60,6 +61,20 @@ class AnalysisState:
 
     def as_row(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+_FIELDS = tuple(f.name for f in fields(AnalysisState))
+_values = attrgetter(*_FIELDS)
+
+
+def replace(state: AnalysisState, **changes: Any) -> AnalysisState:
+    """``dataclasses.replace`` for the fold, which makes one state per event: the
+    values are gathered in C (2.9 against 7.0 us a call on the v1272 host; a
+    replay's fold was a tenth of its CPU)."""
+    state = AnalysisState(*map(changes.pop, _FIELDS, _values(state)))
+    if changes:
+        raise TypeError(f"AnalysisState has no field {sorted(changes)}")
+    return state
 
 
 def erased(state: AnalysisState) -> AnalysisState:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
+
+import pytest
 
 from events import (
     AnalysisCompleted,
@@ -15,6 +18,7 @@ from events import (
     AnalysisStarted,
     new_envelope,
 )
+from media_analysis import analysis_fold
 from projector.fold import AnalysisState, apply
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -89,3 +93,14 @@ def test_a_duplicate_request_changes_nothing() -> None:
 
 def test_events_of_an_unknown_analysis_are_ignored() -> None:
     assert fold(STARTED, COMPLETED) is None
+
+
+def test_the_folds_replace_changes_only_the_fields_named_and_refuses_unknown_ones() -> None:
+    state = fold(REQUESTED, STARTED)
+    assert state is not None
+    changed = analysis_fold.replace(state, progress=30, error_message="e")
+    assert changed == dataclasses.replace(state, progress=30, error_message="e")
+    assert changed is not state
+    assert state.progress == 0
+    with pytest.raises(TypeError, match="progres"):
+        analysis_fold.replace(state, progres=30)
