@@ -18,7 +18,7 @@ from command_api.routes import router as command_router
 from command_api.schemas import AnalyzeRequest
 from media_analysis import health, hot_path, metrics, problems
 from media_analysis.direct_routes import DirectRoutes
-from media_analysis.heap import freeze_startup_heap
+from media_analysis.heap import tune_collector
 from media_analysis.http_auth import AUTH_RESPONSES, auth_lifespan
 from media_analysis.load_shedding import InFlightLimit
 from media_analysis.settings import Settings, configure_logging
@@ -48,7 +48,7 @@ def build_app(settings: Settings, sides: tuple[Side, ...] = ("command", "query")
             if "query" in sides:
                 await stack.enter_async_context(query_lifespan(app, settings))
             await stack.enter_async_context(metrics.metrics_lifespan(app, settings))
-            freeze_startup_heap()
+            tune_collector()
             yield
 
     app = FastAPI(

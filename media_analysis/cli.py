@@ -32,7 +32,7 @@ from faststream.kafka import KafkaBroker
 
 from media_analysis import migrations
 from media_analysis.api import FACTORIES, Side, build_app
-from media_analysis.heap import freeze_startup_heap
+from media_analysis.heap import tune_collector
 from media_analysis.settings import Settings, configure_logging
 from media_analysis.topic_admin import ensure_topics
 
@@ -63,7 +63,7 @@ def _api_server(settings: Settings, sides: tuple[Side, ...]) -> uvicorn.Server:
 async def _run_brokers(brokers: Sequence[KafkaBroker], until: Awaitable[None]) -> None:
     for broker in brokers:
         await broker.start()
-    freeze_startup_heap()
+    tune_collector()
     log.info("consumers started")
     try:
         await until

@@ -10,7 +10,7 @@ import uvloop
 
 from events import MediaAnalysisError
 from media_analysis.database import create_engine
-from media_analysis.heap import freeze_startup_heap
+from media_analysis.heap import tune_collector
 from media_analysis.settings import Settings
 from projector.counts import recount
 from projector.rebuild import rebuild
@@ -56,8 +56,8 @@ async def _recount(settings: Settings, out: TextIO) -> int:
 def projection_command(action: str, settings: Settings, out: TextIO = sys.stdout) -> int:
     """Run ``action`` (rebuild, verify or recount); the exit status for the CLI."""
     command = {"rebuild": _rebuild, "verify": _verify, "recount": _recount}[action]
-    # A replay is Python-bound: uvloop, and no collector walking the start-up heap.
-    freeze_startup_heap()
+    # A replay is Python-bound: uvloop, and a collector that leaves the start-up heap be.
+    tune_collector()
     try:
         return uvloop.run(command(settings, out))
     except KeyboardInterrupt:

@@ -14,7 +14,7 @@ import sys
 
 import uvloop
 
-from media_analysis.heap import freeze_startup_heap
+from media_analysis.heap import tune_collector
 from media_analysis.settings import Settings
 from projector import projection_schema as schemas
 from projector.replay import log_reader, replay, replay_engine
@@ -41,5 +41,5 @@ async def _main(orders: dict[str, object]) -> None:
 
 
 if __name__ == "__main__":
-    freeze_startup_heap()
+    tune_collector()
     uvloop.run(_main(json.loads(sys.stdin.read())))
