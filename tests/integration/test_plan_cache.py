@@ -27,17 +27,19 @@ FROM generate_series(1, $1) AS n
 """
 
 
-async def _page_plan_after_growth(conn: asyncpg.Connection, schema: str) -> str:
-    """The plan a history page prepared on 20 rows uses once the table has 30,020."""
+async def _plan_after_growth(
+    conn: asyncpg.Connection, schema: str, prepare: str, young: str, grown: str
+) -> str:
+    """The plan of a statement prepared and run on 20 rows (``prepare``, then
+    ``young`` eight times) once the table has 30,020 (``EXPLAIN grown``)."""
     await conn.execute(f'SET search_path TO "{schema}"')
     await conn.execute(ROWS, 20)
     await conn.execute("ANALYZE analysis_request")
-    page = _page_sql(_shape(HistoryQuery()))
-    await conn.execute(f"PREPARE page(int, int) AS {page.sql}")
+    await conn.execute(prepare)
     for _ in range(8):  # past the five executions after which a generic plan may stick
-        await conn.execute("EXECUTE page(21, 0)")
+        await conn.execute(young)
     await conn.execute(ROWS, 30_000)
-    plan = await conn.fetch("EXPLAIN EXECUTE page(21, 100)")
+    plan = await conn.fetch(f"EXPLAIN {grown}")
     return "\n".join(row[0] for row in plan)
 
 
@@ -54,7 +56,14 @@ def test_a_history_page_prepared_on_a_young_table_still_walks_the_index_later(
         pool = await create_read_pool(settings, max_size=1, custom_plans=True)
         try:
             async with pool.acquire() as conn:
-                return await _page_plan_after_growth(conn, schema)
+                page = _page_sql(_shape(HistoryQuery())).sql
+                return await _plan_after_growth(
+                    conn,
+                    schema,
+                    f"PREPARE page(int, int) AS {page}",
+                    "EXECUTE page(21, 0)",
+                    "EXECUTE page(21, 100)",
+                )
         finally:
             await pool.close()
             async with engine.begin() as conn:
@@ -102,16 +111,13 @@ def test_a_replays_batch_read_prepared_on_young_tables_still_uses_the_index_late
             async with engine.connect() as conn:
                 raw = (await conn.get_raw_connection()).driver_connection
                 assert raw is not None
-                await raw.execute(f'SET search_path TO "{schema}"')
-                await raw.execute(ROWS, 20)
-                await raw.execute("ANALYZE analysis_request")
-                await raw.execute(f"PREPARE load(uuid[]) AS {batch_sql(schema).load_states}")
-                for _ in range(8):  # past the five executions after which a generic plan may stick
-                    await raw.execute(f"EXECUTE load({ids})")
-                await raw.execute(ROWS, 30_000)
-                plan = await raw.fetch(f"EXPLAIN EXECUTE load({ids})")
-                await raw.execute("DEALLOCATE load")
-                return "\n".join(row[0] for row in plan)
+                return await _plan_after_growth(
+                    raw,
+                    schema,
+                    f"PREPARE load(uuid[]) AS {batch_sql(schema).load_states}",
+                    f"EXECUTE load({ids})",
+                    f"EXECUTE load({ids})",
+                )
         finally:
             async with engine.begin() as conn:
                 await schemas.drop(conn, schema)
