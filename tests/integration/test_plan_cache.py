@@ -6,10 +6,13 @@ replay's engines (rebuild, verify) plan every execution with its parameters
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from uuid import uuid4
 
 import asyncpg
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from media_analysis.database import create_engine, create_read_pool
 from media_analysis.settings import Settings
@@ -43,19 +46,29 @@ async def _plan_after_growth(
     return "\n".join(row[0] for row in plan)
 
 
+@asynccontextmanager
+async def _scratch_tables(engine: AsyncEngine) -> AsyncIterator[str]:
+    """A schema with empty copies of the live tables, dropped afterwards."""
+    schema = f"plans_{uuid4().hex[:8]}"
+    async with engine.begin() as conn:
+        await schemas.create_like_live(conn, schema, await schemas.live_schema(conn))
+    try:
+        yield schema
+    finally:
+        async with engine.begin() as conn:
+            await schemas.drop(conn, schema)
+
+
 def test_a_history_page_prepared_on_a_young_table_still_walks_the_index_later(
     migrated: dict[str, str],
 ) -> None:
-    schema = f"plans_{uuid4().hex[:8]}"
     settings = Settings(database_url=migrated["DATABASE_URL"])
 
     async def scenario() -> str:
         engine = create_engine(settings, pool_size=1)
-        async with engine.begin() as conn:
-            await schemas.create_like_live(conn, schema, await schemas.live_schema(conn))
         pool = await create_read_pool(settings, max_size=1, custom_plans=True)
         try:
-            async with pool.acquire() as conn:
+            async with _scratch_tables(engine) as schema, pool.acquire() as conn:
                 page = _page_sql(_shape(HistoryQuery())).sql
                 return await _plan_after_growth(
                     conn,
@@ -66,8 +79,6 @@ def test_a_history_page_prepared_on_a_young_table_still_walks_the_index_later(
                 )
         finally:
             await pool.close()
-            async with engine.begin() as conn:
-                await schemas.drop(conn, schema)
             await engine.dispose()
 
     plan = asyncio.run(scenario())
@@ -99,16 +110,13 @@ def test_a_replays_batch_read_prepared_on_young_tables_still_uses_the_index_late
     """A rebuild or verify replays into tables it has just created: its batch read
     of rows by id, prepared on a few rows, must not keep a sequential scan once
     the rebuilt table holds the whole history."""
-    schema = f"plans_{uuid4().hex[:8]}"
     settings = Settings(database_url=migrated["DATABASE_URL"])
     ids = "ARRAY[" + ", ".join(f"'{uuid4()}'::uuid" for _ in range(50)) + "]"
 
     async def scenario() -> str:
-        engine = replay_engine(settings, pool_size=1)
+        engine = replay_engine(settings, pool_size=2)
         try:
-            async with engine.begin() as conn:
-                await schemas.create_like_live(conn, schema, await schemas.live_schema(conn))
-            async with engine.connect() as conn:
+            async with _scratch_tables(engine) as schema, engine.connect() as conn:
                 raw = (await conn.get_raw_connection()).driver_connection
                 assert raw is not None
                 return await _plan_after_growth(
@@ -119,8 +127,6 @@ def test_a_replays_batch_read_prepared_on_young_tables_still_uses_the_index_late
                     f"EXECUTE load({ids})",
                 )
         finally:
-            async with engine.begin() as conn:
-                await schemas.drop(conn, schema)
             await engine.dispose()
 
     plan = asyncio.run(scenario())
