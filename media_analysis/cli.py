@@ -25,16 +25,22 @@ import os
 import signal
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
-import uvicorn
 import uvloop
-from faststream.kafka import KafkaBroker
 
-from media_analysis import migrations
-from media_analysis.api import FACTORIES, Side, build_app
 from media_analysis.heap import tune_collector
 from media_analysis.settings import Settings, configure_logging
-from media_analysis.topic_admin import ensure_topics
+
+if TYPE_CHECKING:
+    import uvicorn
+    from faststream.kafka import KafkaBroker
+
+    from media_analysis.api import Side
+
+# Each command imports what it runs: a consumer or an admin command does not load
+# the HTTP API (FastAPI, every route, uvicorn) or alembic, so it starts sooner and
+# holds less memory.
 
 log = logging.getLogger("media_analysis")
 
@@ -48,6 +54,10 @@ async def _until_signalled() -> None:
 
 
 def _api_server(settings: Settings, sides: tuple[Side, ...]) -> uvicorn.Server:
+    import uvicorn
+
+    from media_analysis.api import build_app
+
     config = uvicorn.Config(
         build_app(settings, sides),
         host=settings.api_host,
@@ -103,6 +113,11 @@ def _serve_http(settings: Settings, sides: tuple[Side, ...]) -> None:
     if settings.api_workers == 1:
         _run(lambda: _serve(settings, sides, ()))
         return
+    import uvicorn
+
+    # Imported before PROMETHEUS_MULTIPROC_DIR is set, as the workers' parent.
+    from media_analysis.api import FACTORIES
+
     with tempfile.TemporaryDirectory(prefix="media-analysis-metrics-") as samples:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = samples  # inherited by every worker
         uvicorn.run(
@@ -162,9 +177,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings)
     command: str = args.command
     if command == "migrate":
+        from media_analysis import migrations
+
         migrations.upgrade(settings)
         print("database migrated to head")
     elif command == "create-topics":
+        from media_analysis.topic_admin import ensure_topics
+
         created = asyncio.run(ensure_topics(settings))
         print(f"topics ready (created: {', '.join(created) or 'none'})")
     elif command == "api":
