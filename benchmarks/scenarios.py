@@ -21,6 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from benchmarks import loadgen, procstat
 from benchmarks.loadgen import Request
 from events import EVENTS_TOPIC, AnalysisRequested, encode, new_envelope
+from media_analysis.database import asyncpg_dsn
 from projector.counts import RECOUNT
 from query_api import cursor
 
@@ -49,7 +50,7 @@ class BenchStack:
     def from_env(cls) -> BenchStack:
         return cls(
             base_url=os.environ["BASE_URL"],
-            dsn=os.environ["DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://"),
+            dsn=asyncpg_dsn(os.environ["DATABASE_URL"]),
             bootstrap=os.environ["KAFKA_BOOTSTRAP_SERVERS"],
             media_url=os.environ["MEDIA_URL"],
             state=Path(os.environ["MA_STATE_DIR"]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import asyncpg
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from media_analysis.settings import Settings
@@ -23,6 +24,13 @@ by id a sequential scan. Both stayed: in the combined mix, on a table growing by
 0.2 ms and the batch read 6.9 ms, and PostgreSQL used more of the machine every
 round. Planning each execution costs 0.1-0.3 ms, so only pools whose statements
 are worth it use this (the status read by primary key keeps its generic plan)."""
+
+
+def asyncpg_dsn(database_url: str | URL) -> str:
+    """``DATABASE_URL`` (or an engine's URL) as asyncpg connects to it: without
+    SQLAlchemy's driver name, password kept."""
+    url = make_url(database_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
 
 
 def create_engine(
@@ -91,7 +99,7 @@ async def create_read_pool(
     ``custom_plans``: see :data:`CUSTOM_PLANS` (the history listing's pool).
     """
     pool: asyncpg.Pool = await asyncpg.create_pool(
-        settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1),
+        asyncpg_dsn(settings.database_url),
         min_size=0,
         max_size=max_size or settings.database_pool_size + settings.database_max_overflow,
         max_inactive_connection_lifetime=max(settings.database_pool_recycle, 0),

@@ -41,6 +41,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import EVENTS_TOPIC, MediaAnalysisError
+from media_analysis.database import asyncpg_dsn
 from media_analysis.read_model import (
     POSITIONS_CHANNEL,
     projection_position,
@@ -189,11 +190,6 @@ class PositionNotices:
                 await conn.close(timeout=2)
 
 
-def _dsn(engine: AsyncEngine) -> str:
-    """The engine's database as a plain asyncpg DSN."""
-    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 _Waiter = tuple[int, int, asyncio.Future[None]]
 
 
@@ -218,7 +214,7 @@ class ProjectionWatermark:
         self._waiting: dict[int, list[_Waiter]] = {}
         self._sequence = itertools.count()
         self._task: asyncio.Task[None] | None = None
-        self._notices = PositionNotices(_dsn(engine), self._heard) if listen else None
+        self._notices = PositionNotices(asyncpg_dsn(engine.url), self._heard) if listen else None
 
     async def wait_applied(self, partition: int, offset: int, within: float) -> bool:
         """True once the projection has applied ``offset`` of ``partition``;

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from events import EVENTS_TOPIC, AnalysisRequested, new_envelope
 from media_analysis import read_your_writes
-from media_analysis.database import create_engine
+from media_analysis.database import asyncpg_dsn, create_engine
 from media_analysis.read_model import (
     POSITIONS_CHANNEL,
     projection_position,
@@ -147,7 +147,7 @@ def test_each_batch_announces_the_positions_it_saved(migrated: dict[str, str]) -
     async def scenario() -> tuple[list[str], dict[int, int]]:
         engine = create_engine(Settings(database_url=migrated["DATABASE_URL"]))
         heard: asyncio.Queue[str] = asyncio.Queue()
-        listener = await asyncpg.connect(migrated["DATABASE_URL"].replace("+asyncpg", ""))
+        listener = await asyncpg.connect(asyncpg_dsn(migrated["DATABASE_URL"]))
         await listener.add_listener(POSITIONS_CHANNEL, lambda *args: heard.put_nowait(args[3]))
         payloads = []
         try:
