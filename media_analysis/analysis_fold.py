@@ -60,7 +60,7 @@ class AnalysisState:
     celery_task_id: str | None
 
     def as_row(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return dict(zip(_FIELDS, _values(self), strict=True))
 
 
 _FIELDS = tuple(f.name for f in fields(AnalysisState))

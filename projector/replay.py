@@ -51,7 +51,8 @@ def replay_engine(settings: Settings, pool_size: int) -> AsyncEngine:
     while the tables are young, so they are planned with their parameters on
     every execution (``database.CUSTOM_PLANS``): a generic plan made on a few rows
     kept the batch read of rows by id a sequential scan while the rebuilt table
-    grew, and a rebuild of 1,000,000 events took half as long again."""
+    grew: in 3 of 17 rebuilds of 1,000,000 events PostgreSQL's CPU per event
+    doubled (BENCHMARKS.md, "The rebuild: a frozen heap and fitting plans")."""
     return create_engine(settings, pool_size=pool_size, custom_plans=True)
 
 
