@@ -7,6 +7,8 @@
 #   MA_KAFKA_PORT             client listener on 127.0.0.1 (default 9092)
 #   MA_KAFKA_CONTROLLER_PORT  controller listener on 127.0.0.1 (default 9093)
 #   MA_KAFKA_HEAP             JVM heap (default 512m)
+#   MA_KAFKA_PROPERTIES       extra broker properties, space-separated key=value
+#                             (added after ours, so they win; for experiments)
 #   MA_KAFKA_START_TIMEOUT    seconds to wait for the broker to be ready (default 120)
 #   MA_KAFKA_VERSION          Kafka version (default: <kafka.version> of scripts/kafka/pom.xml)
 set -euo pipefail
@@ -133,6 +135,11 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 PROPS
+  local extra
+  for extra in ${MA_KAFKA_PROPERTIES:-}; do
+    [[ "$extra" == *=* ]] || die "MA_KAFKA_PROPERTIES: not key=value: $extra"
+    printf '%s\n' "$extra" >>"$CONFIG"
+  done
 }
 
 JVM=()
