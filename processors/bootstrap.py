@@ -8,7 +8,7 @@ from faststream.kafka import KafkaBroker
 
 from events import EVENTS_TOPIC, AnalysisEvent, Envelope, caused_by, encode
 from media_analysis.artifacts import build_artifact_store
-from media_analysis.database import create_engine
+from media_analysis.database import create_engine, create_read_pool
 from media_analysis.kafka_broker import build_kafka_broker
 from media_analysis.read_your_writes import LogEnds
 from media_analysis.settings import Settings
@@ -53,10 +53,13 @@ def build_broker(settings: Settings) -> KafkaBroker:
         run=run_analysis,
         pipeline_config=config,
         publish=publish,
-        # One connection per analysis slot: a smaller pool closed its overflow
-        # connections on return, so under load each ledger read past the second
-        # opened a connection (TLS probe included).
-        ledger=ProjectionLedger(create_engine(settings, pool_size=settings.processor_concurrency)),
+        # The watermark's engine polls (rarely: it listens for the projector's
+        # notices); the reads have a connection per analysis slot, so none waits
+        # for another's and none is opened and closed per read.
+        ledger=ProjectionLedger(
+            create_engine(settings, pool_size=1),
+            lambda: create_read_pool(settings, max_size=settings.processor_concurrency),
+        ),
         partitions=PartitionControl(
             lambda: subscriber.consumer if subscriber is not None else None,
             LogEnds(settings.kafka_bootstrap_list),

@@ -140,7 +140,8 @@ async def fetch_media(
     max_bytes: int,
     timeout_seconds: float,
 ) -> FetchedMedia:
-    """Download ``url`` to ``destination`` or raise a FetchError saying why."""
+    """Download ``url`` to ``destination`` (its folder made when the media
+    arrives) or raise a FetchError saying why."""
     started = time.monotonic()
     try:
         with anyio.fail_after(timeout_seconds):
@@ -177,6 +178,9 @@ async def _download(
                     if declared > max_bytes:
                         raise FetchTooLarge(f"media is {declared} bytes, over {max_bytes}")
                     size = 0
+                    # The folder is made only now: a request that fails before
+                    # any media arrives (a 404, a refusal) touches no disk.
+                    destination.parent.mkdir(parents=True, exist_ok=True)
                     with destination.open("wb") as out:
                         async for chunk in response.aiter_raw(CHUNK):
                             size += len(chunk)

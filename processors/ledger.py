@@ -12,13 +12,14 @@ that fetch, so nothing about it can be missing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import SQLAlchemyError
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import AnalysisStarted, MediaAnalysisError
@@ -33,6 +34,14 @@ POSITION_POLL_SECONDS = 0.01
 them and the projector's notices cannot be heard (see ``ProjectionWatermark``)."""
 
 TERMINAL = frozenset({"completed", "failed", "deleted"})
+
+HISTORY_SQL = (
+    f"SELECT (SELECT status FROM {analysis_request.name} WHERE id = $1) AS status,"  # noqa: S608
+    f" (SELECT count(*) FROM {analysis_event.name}"
+    " WHERE analysis_id = $1 AND type = $2) AS runs"
+)
+"""The analysis's status and its runs (AnalysisStarted events), in one statement
+and so one snapshot."""
 
 
 class LedgerUnavailable(MediaAnalysisError):
@@ -56,24 +65,45 @@ class Ledger(Protocol):
 
 
 class ProjectionLedger:
-    """The ledger on the projector's tables in PostgreSQL."""
+    """The ledger on the projector's tables in PostgreSQL.
 
-    def __init__(self, engine: AsyncEngine, *, catch_up_seconds: float = 10.0) -> None:
-        # Single reads: no BEGIN/ROLLBACK round trips around them.
-        self._reads = single_statement_reads(engine)
+    ``engine`` serves the projection watermark; the read itself, one per analysis,
+    goes through a plain asyncpg pool made by ``read_pool`` on first use: through
+    SQLAlchemy's async layer (a greenlet per call, the statement built and its
+    cache key computed each time) it cost 0.49 ms of the processor's CPU, on
+    asyncpg with a prepared statement 0.07 ms (BENCHMARKS.md).
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        read_pool: Callable[[], Awaitable[asyncpg.Pool]],
+        *,
+        catch_up_seconds: float = 10.0,
+    ) -> None:
         # The positions as the projector announces them: an analysis starts when
         # the batch it waits for commits, not at the next 10 ms poll. One watcher
-        # for every analysis waiting, not one loop each.
+        # for every analysis waiting, not one loop each. Single reads: no
+        # BEGIN/ROLLBACK round trips around its polls.
         self._watermark = ProjectionWatermark(
-            self._reads, poll_interval=POSITION_POLL_SECONDS, listen=True
+            single_statement_reads(engine), poll_interval=POSITION_POLL_SECONDS, listen=True
         )
+        self._make_pool = read_pool
+        self._pool: asyncpg.Pool | None = None
+        self._pool_made = asyncio.Lock()
         self._catch_up_seconds = catch_up_seconds
 
     async def history(self, analysis_id: UUID, partition: int, end_offset: int) -> AnalysisHistory:
         try:
             return await self._history(analysis_id, partition, end_offset)
-        except (SQLAlchemyError, OSError) as exc:
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             raise LedgerUnavailable(f"cannot read the projection: {exc}") from exc
+
+    async def _reads(self) -> asyncpg.Pool:
+        async with self._pool_made:
+            if self._pool is None:
+                self._pool = await self._make_pool()
+        return self._pool
 
     async def _history(self, analysis_id: UUID, partition: int, end_offset: int) -> AnalysisHistory:
         caught_up = await self._watermark.wait_caught_up(
@@ -85,19 +115,6 @@ class ProjectionLedger:
                 partition,
                 end_offset,
             )
-        runs = (
-            select(func.count())
-            .where(
-                analysis_event.c.analysis_id == analysis_id,
-                analysis_event.c.type == AnalysisStarted.TYPE,
-            )
-            .scalar_subquery()
-        )
-        status = (
-            select(analysis_request.c.status)
-            .where(analysis_request.c.id == analysis_id)
-            .scalar_subquery()
-        )
-        async with self._reads.connect() as conn:  # one statement, one snapshot
-            row = (await conn.execute(select(status.label("status"), runs.label("runs")))).one()
-        return AnalysisHistory(status=row.status, runs=int(row.runs), caught_up=caught_up)
+        async with (await self._reads()).acquire() as conn:
+            row = await conn.fetchrow(HISTORY_SQL, analysis_id, AnalysisStarted.TYPE)
+        return AnalysisHistory(status=row["status"], runs=int(row["runs"]), caught_up=caught_up)

@@ -69,8 +69,9 @@ async def run_analysis(
     await emit(
         AnalysisStarted(analysis_id=analysis_id, processor=config.processor_id, attempt=attempt)
     )
+    # Made by the fetch once media arrives: an analysis that fails before that
+    # (a missing file, a refused address) costs no mkdir and rmtree.
     workdir = config.work_dir / str(analysis_id)
-    workdir.mkdir(parents=True, exist_ok=True)
     ctx = StageContext(
         request=request,
         settings=config.stages,
@@ -107,7 +108,8 @@ async def run_analysis(
         )
         return
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if workdir.exists():
+            shutil.rmtree(workdir, ignore_errors=True)
     results["media_type"] = ctx.media_type
     results["artifacts"] = [a.as_dict() for a in ctx.artifacts]
     answer = ctx.outputs.get("answer") or {}
