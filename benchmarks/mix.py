@@ -29,7 +29,7 @@ from typing import Any
 import asyncpg
 import uvloop
 
-from benchmarks import procstat, scenarios
+from benchmarks import loadgen, procstat, scenarios
 from benchmarks.loadgen import Request
 from benchmarks.processor import Processor, skip_backlog
 from events import AnalysisRequested, AnalysisStarted
@@ -73,6 +73,12 @@ async def start_lag_ms(dsn: str, since: float, until: float) -> dict[str, float]
     }
 
 
+def generator_cpu_seconds() -> float:
+    """This process's CPU and the Go generators' (each counted as it ends: the three
+    of a round end inside its window)."""
+    return procstat.own_cpu_seconds() + loadgen.compiled_cpu_seconds()
+
+
 async def run_mix(
     base: str,
     bootstrap: str,
@@ -86,8 +92,9 @@ async def run_mix(
 ) -> dict[str, Any]:
     """One mix of ``seconds``: each part's median run, the machine's busy share,
     the cores each process used (the generator is this process, without its
-    children; the processor is one of them) and request->start, read once the
-    projector has caught up."""
+    children, plus the Go generators it ran for the three parts, if any; the
+    processor is one of its children) and request->start, read once the projector
+    has caught up."""
     await skip_backlog(bootstrap)
     async with processor() as mixing:
         before = procstat.machine_sample()
@@ -95,7 +102,7 @@ async def run_mix(
         if os.environ.get("BENCH_MEDIA_PID"):  # not a service, but its CPU is the machine's
             every["media server"] = int(os.environ["BENCH_MEDIA_PID"])
         cpu_then, started = {n: procstat.cpu_seconds(p) for n, p in every.items()}, time.time()
-        generator_then = procstat.own_cpu_seconds()
+        generator_then = generator_cpu_seconds()
         # `measured`, not `runs`: runs sleeps a second after each run, and an idle
         # second inside the window would lower every figure below.
         rates = {part: rate * scale for part, rate in RATES.items()}
@@ -113,7 +120,7 @@ async def run_mix(
                     n: round((procstat.cpu_seconds(p) - cpu_then[n]) / elapsed, 2)
                     for n, p in every.items()
                 },
-                "load generator": round((procstat.own_cpu_seconds() - generator_then) / elapsed, 2),
+                "load generator": round((generator_cpu_seconds() - generator_then) / elapsed, 2),
             },
             "post": mixed[0],
             "status": mixed[1],
@@ -121,6 +128,7 @@ async def run_mix(
             "rates": rates,
             "machine_cpu_percent": procstat.machine_busy_percent(before, after),
             "machine_steal_percent": procstat.machine_steal_percent(before, after),
+            "cross_core_wakeups_per_s": procstat.cross_core_wakeups_per_second(before, after),
             "processor_cpu_seconds": round(
                 procstat.cpu_seconds(mixing.pid) - cpu_then["processor"], 1
             ),
@@ -153,7 +161,8 @@ async def main() -> None:
         lag = mixed["request_to_start_ms"]
         print(
             f"[mix] {label}: machine {mixed['machine_cpu_percent']} %"
-            f" (steal {mixed['machine_steal_percent']} %), cores "
+            f" (steal {mixed['machine_steal_percent']} %,"
+            f" {mixed['cross_core_wakeups_per_s']} IPIs/s), cores "
             + ", ".join(f"{k} {v}" for k, v in mixed["cores_used"].items())
             + f"; p95 ms post {mixed['post']['p95_ms']}, status {mixed['status']['p95_ms']},"
             f" history {mixed['history']['p95_ms']}; request->start ms p50 {lag['p50']},"

@@ -19,6 +19,21 @@ BIN="$ROOT/.venv/bin"
 LOGS="$MA_STATE_DIR/logs"
 pids=()
 
+# The load generator and the media origin: one Go binary (benchmarks/loadgen), so
+# that the instrument takes little of the two cores it shares with what it
+# measures. benchmarks/loadgen.py runs it when BENCH_LOADGEN names it. Without a
+# Go toolchain (1.24 or later) the Python generator and http.server stand in:
+# the same semantics, about twice the CPU per request (BENCHMARKS.md).
+GO="$(command -v go || echo /usr/local/go/bin/go)"
+unset BENCH_LOADGEN
+if [[ -x "$GO" ]] && (cd benchmarks/loadgen && GOTOOLCHAIN=local "$GO" build -trimpath \
+    -buildvcs=false -o "$ROOT/.state/bin/loadgen" .); then
+  export BENCH_LOADGEN="$ROOT/.state/bin/loadgen"
+else
+  echo "[bench] no Go 1.24+ to build benchmarks/loadgen: the Python generator and" \
+    "http.server measure instead, at about twice the CPU per request" >&2
+fi
+
 # A fresh stack every run: a backlog left by an earlier run (or an interrupted one)
 # would keep the processors busy and make the figures depend on history.
 scripts/kafka.sh stop >/dev/null 2>&1 || true
@@ -56,8 +71,13 @@ clip="$MA_STATE_DIR/samples/clip.mp4"
 [[ -s "$clip" ]] || ffmpeg -hide_banner -loglevel error -y \
   -f lavfi -i "testsrc=size=320x240:rate=25:duration=6" -f lavfi -i "sine=frequency=440:duration=6" \
   -c:v libx264 -pix_fmt yuv420p -c:a aac -shortest "$clip"
-"$BIN/python" -m http.server "$SAMPLES_PORT" --bind 127.0.0.1 --directory "$MA_STATE_DIR/samples" \
-  >"$LOGS/samples.log" 2>&1 & pids+=($!)
+if [[ -n "${BENCH_LOADGEN:-}" ]]; then
+  "$BENCH_LOADGEN" serve --addr "127.0.0.1:$SAMPLES_PORT" --dir "$MA_STATE_DIR/samples" \
+    >"$LOGS/samples.log" 2>&1 & pids+=($!)
+else
+  "$BIN/python" -m http.server "$SAMPLES_PORT" --bind 127.0.0.1 --directory "$MA_STATE_DIR/samples" \
+    >"$LOGS/samples.log" 2>&1 & pids+=($!)
+fi
 export BENCH_MEDIA_PID=$!  # the media's origin: outside the service, but on this machine
 
 declare -A service_pid
