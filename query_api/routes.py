@@ -9,7 +9,6 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
-from events import MediaType
 from media_analysis.analysis_id import AnalysisIdPath, parse_analysis_id
 from media_analysis.hot_path import json_response
 from media_analysis.http_auth import AUTH_SECURITY, Tenant, tenant_of
@@ -21,11 +20,9 @@ from query_api.schemas import (
     AnalysesPublic,
     AnalysisListItem,
     AnalysisStatus,
+    HistoryParams,
     Pagination,
     ResultSummary,
-    SortField,
-    SortOrder,
-    Status,
 )
 
 router = APIRouter(prefix="/api/media", tags=["queries"])
@@ -141,53 +138,27 @@ def _next_cursor(q: views.HistoryQuery, last: dict[str, Any], page: int) -> str:
     },
 )
 async def history(
-    ctx: ContextDep,
-    tenant: Tenant,
-    page: Annotated[
-        int | None,
-        Query(ge=1, le=1_000_000, description="1-based page number (default 1)."),
-    ] = None,
-    per_page: Annotated[int, Query(ge=1, le=100, description="Items per page.")] = 20,
-    status: Annotated[
-        Status | None, Query(description="Only this status; `deleted` lists deleted ones.")
-    ] = None,
-    media_type: MediaType | None = None,
-    date_from: Annotated[
-        datetime | None, Query(description="Created at or after (ISO 8601; UTC if no zone).")
-    ] = None,
-    date_to: Annotated[
-        datetime | None, Query(description="Created at or before (ISO 8601; UTC if no zone).")
-    ] = None,
-    sort_by: SortField = "created_at",
-    order: SortOrder = "desc",
-    cursor_token: Annotated[
-        str | None,
-        Query(
-            alias="cursor",
-            max_length=1000,
-            description="`pagination.next_cursor` of the previous page: keyset paging, "
-            "as fast on page 50 000 as on page 1. Not combinable with `page`.",
-        ),
-    ] = None,
+    ctx: ContextDep, tenant: Tenant, params: Annotated[HistoryParams, Query()]
 ) -> Response:
     """List analyses; deleted ones only when `status=deleted` is asked for."""
-    date_from, date_to = _aware(date_from), _aware(date_to)
+    page, per_page, sort_by, order = params.page, params.per_page, params.sort_by, params.order
+    date_from, date_to = _aware(params.date_from), _aware(params.date_to)
     if date_from and date_to and date_from > date_to:
         raise HTTPException(400, "date_from must not be after date_to.")
     after = None
-    if cursor_token is not None:
+    if params.cursor is not None:
         if page is not None:
             raise HTTPException(400, "Pass either page or cursor, not both.")
         try:
-            after = cursor.decode(cursor_token, sort_by=sort_by, order=order)
+            after = cursor.decode(params.cursor, sort_by=sort_by, order=order)
         except cursor.InvalidCursor as exc:
             raise HTTPException(400, f"Invalid cursor: {exc}.") from exc
     current = after.page if after is not None else page or 1
     query = views.HistoryQuery(
         page=current,
         per_page=per_page,
-        status=status,
-        media_type=media_type,
+        status=params.status,
+        media_type=params.media_type,
         date_from=date_from,
         date_to=date_to,
         sort_by=sort_by,

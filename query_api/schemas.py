@@ -1,4 +1,4 @@
-"""Response bodies of the query side."""
+"""Query parameters and response bodies of the query side."""
 
 from __future__ import annotations
 
@@ -126,3 +126,33 @@ class AnalysesPublic(BaseModel):
 
     data: list[AnalysisListItem]
     pagination: Pagination
+
+
+class HistoryParams(BaseModel):
+    """The history listing's query parameters, validated as one model: FastAPI
+    resolved them as ten separate parameters, and that resolution was about
+    half of the listing's CPU (BENCHMARKS.md). Unknown parameters are ignored,
+    as they were."""
+
+    page: int | None = Field(
+        default=None, ge=1, le=1_000_000, description="1-based page number (default 1)."
+    )
+    per_page: int = Field(default=20, ge=1, le=100, description="Items per page.")
+    status: Status | None = Field(
+        default=None, description="Only this status; `deleted` lists deleted ones."
+    )
+    media_type: MediaType | None = None
+    date_from: datetime | None = Field(
+        default=None, description="Created at or after (ISO 8601; UTC if no zone)."
+    )
+    date_to: datetime | None = Field(
+        default=None, description="Created at or before (ISO 8601; UTC if no zone)."
+    )
+    sort_by: SortField = "created_at"
+    order: SortOrder = "desc"
+    cursor: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="`pagination.next_cursor` of the previous page: keyset paging, "
+        "as fast on page 50 000 as on page 1. Not combinable with `page`.",
+    )
