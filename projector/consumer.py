@@ -32,7 +32,13 @@ from events import EVENTS_TOPIC, EventDecodeError, decode_with_json
 from media_analysis.dead_letter import send_to_dead_letter
 from media_analysis.tolerant_parser import raw_records, tolerant_parser
 from projector.pipeline import BatchPipeline
-from projector.store import BatchOutcome, Record, apply_batch, stored_positions
+from projector.store import (
+    BatchOutcome,
+    Record,
+    StoreUnavailable,
+    apply_batch,
+    stored_positions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +82,7 @@ async def _retry_db(operation: Any, what: str) -> Any:
     while True:
         try:
             return await operation()
-        except (SQLAlchemyError, OSError) as exc:
+        except (SQLAlchemyError, StoreUnavailable, OSError) as exc:
             log.warning("projector: cannot %s (%s); retrying in %.1fs", what, exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_BACKOFF_SECONDS)

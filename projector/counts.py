@@ -15,6 +15,7 @@ from datetime import UTC, date
 from typing import NamedTuple
 from uuid import UUID
 
+import asyncpg
 from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -60,24 +61,22 @@ def deltas(
     return Counter({b: n for b, n in change.items() if n != 0})
 
 
-async def apply_deltas(conn: AsyncConnection, sql: BatchSql, change: Counter[Bucket]) -> None:
+async def apply_deltas(raw: asyncpg.Connection, sql: BatchSql, change: Counter[Bucket]) -> None:
     if not change:
         return
     ordered = sorted(change.items())  # one lock order for every writer
     buckets = [b.key for b, _ in ordered]
-    await conn.exec_driver_sql(
+    await raw.execute(
         sql.add_counts,
-        (
-            buckets,
-            [b.tenant for b, _ in ordered],
-            [b.day for b, _ in ordered],
-            [b.status for b, _ in ordered],
-            [b.media_type for b, _ in ordered],
-            [n for _, n in ordered],
-        ),
+        buckets,
+        [b.tenant for b, _ in ordered],
+        [b.day for b, _ in ordered],
+        [b.status for b, _ in ordered],
+        [b.media_type for b, _ in ordered],
+        [n for _, n in ordered],
     )
     if any(n < 0 for _, n in ordered):  # only a bucket that lost analyses can reach 0
-        await conn.exec_driver_sql(sql.drop_empty_counts, (buckets,))
+        await raw.execute(sql.drop_empty_counts, buckets)
 
 
 RECOUNT = """
