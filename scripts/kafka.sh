@@ -9,6 +9,7 @@
 #   MA_KAFKA_HEAP             JVM heap (default 512m)
 #   MA_KAFKA_PROPERTIES       extra broker properties, space-separated key=value
 #                             (added after ours, so they win; for experiments)
+#   MA_KAFKA_JVM_OPTIONS      extra JVM options, space-separated (for experiments)
 #   MA_KAFKA_START_TIMEOUT    seconds to wait for the broker to be ready (default 120)
 #   MA_KAFKA_VERSION          Kafka version (default: <kafka.version> of scripts/kafka/pom.xml)
 set -euo pipefail
@@ -144,8 +145,9 @@ PROPS
 
 JVM=()
 jvm_cmd() {  # jvm_cmd HEAP : sets JVM to a java command line on the resolved classpath
+  # shellcheck disable=SC2206  # MA_KAFKA_JVM_OPTIONS: words, on purpose
   JVM=(java "-Xms$1" "-Xmx$1" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError
-    -Djava.awt.headless=true "-Dlog4j2.configurationFile=$LOG4J" -cp "$LIBS/*")
+    ${MA_KAFKA_JVM_OPTIONS:-} -Djava.awt.headless=true "-Dlog4j2.configurationFile=$LOG4J" -cp "$LIBS/*")
 }
 
 format_storage() {
