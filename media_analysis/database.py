@@ -33,12 +33,21 @@ def asyncpg_dsn(database_url: str | URL) -> str:
     return url.render_as_string(hide_password=False)
 
 
+ASYNCHRONOUS_COMMIT = {"synchronous_commit": "off"}
+"""Server settings for connections whose commits need not wait for their WAL to
+reach the disk: a crash of PostgreSQL may then lose the last few hundred
+milliseconds of their commits, never part of one, and never anything a later
+durable commit (of any session) has made durable with it. Only for writes that
+can be made again: the replay into a fresh schema (``projector.replay``)."""
+
+
 def create_engine(
     settings: Settings,
     *,
     pool_size: int | None = None,
     max_overflow: int | None = None,
     custom_plans: bool = False,
+    asynchronous_commit: bool = False,
 ) -> AsyncEngine:
     """An engine with the PRD's pool settings and a short connect timeout, so an
     unreachable database fails requests quickly instead of hanging them.
@@ -48,11 +57,16 @@ def create_engine(
     its statement instead, and SQLAlchemy then discards the whole pool, so the
     requests after it reconnect; the outage tests cover that recovery.
 
-    ``custom_plans``: see :data:`CUSTOM_PLANS`.
+    ``custom_plans``: see :data:`CUSTOM_PLANS`; ``asynchronous_commit``: see
+    :data:`ASYNCHRONOUS_COMMIT`.
     """
     connect_args: dict[str, object] = {"timeout": 5, "command_timeout": 30}
-    if custom_plans:
-        connect_args["server_settings"] = CUSTOM_PLANS
+    server_settings = {
+        **(CUSTOM_PLANS if custom_plans else {}),
+        **(ASYNCHRONOUS_COMMIT if asynchronous_commit else {}),
+    }
+    if server_settings:
+        connect_args["server_settings"] = server_settings
     return create_async_engine(
         settings.database_url,
         pool_size=pool_size or settings.database_pool_size,

@@ -115,8 +115,12 @@ async def swap_in(conn: AsyncConnection, rebuilt: str, live: str, retired: str) 
     """Move the live tables to ``retired`` and the ``rebuilt`` ones to ``live``.
 
     Runs inside the caller's transaction: readers wait on the locks for the few
-    milliseconds it takes and then see the new tables under the same names.
+    milliseconds it takes and then see the new tables under the same names. That
+    transaction commits durably even on a replay connection, whose commits do not
+    wait for the disk: its commit record follows every replayed batch in the WAL,
+    so flushing it makes them all durable before the live tables are theirs.
     """
+    await conn.execute(text("SET LOCAL synchronous_commit = on"))
     await conn.execute(text(f"CREATE SCHEMA {quoted(retired)}"))
     for table in TABLES:
         await conn.execute(
