@@ -11,6 +11,9 @@ round and writes the rounds to ``.state/bench/mix.json`` (not to the repo: a
 comparison is two such runs, and only their ratio means something).
 ``MIX_SCALE=0.5`` offers half of every rate: on a host too slow to hold the
 whole mix, an overloaded round measures queues, not what a change saves.
+``MIX_PROCESSOR=0`` runs the mix without a processor: what the request path
+(API, Kafka, PostgreSQL, projector, instruments) costs on its own, while the
+requests queue in the log.
 A warm-up round of ``MIX_WARMUP_SECONDS`` (30) runs first and is not counted: a
 freshly started Kafka spends its first minute compiling (its JIT), which on
 the slower host (kernel v1045) doubled its cores in the first 10 s round.
@@ -19,6 +22,7 @@ the slower host (kernel v1045) doubled its cores in the first 10 s round.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -84,7 +88,7 @@ async def run_mix(
     bootstrap: str,
     dsn: str,
     pids: dict[str, int],
-    processor: Callable[[], Processor],
+    processor: Callable[[], Processor] | None,
     post: Callable[[int], Request],
     status: Callable[[int], Request],
     seconds: float,
@@ -94,11 +98,13 @@ async def run_mix(
     the cores each process used (the generator is this process, without its
     children, plus the Go generators it ran for the three parts, if any; the
     processor is one of its children) and request->start, read once the projector
-    has caught up."""
+    has caught up. ``processor`` None: the mix without one (what the request path
+    alone costs)."""
     await skip_backlog(bootstrap)
-    async with processor() as mixing:
+    running = processor() if processor is not None else contextlib.nullcontext()
+    async with running as mixing:
         before = procstat.machine_sample()
-        every = pids | {"processor": mixing.pid}
+        every = pids | ({"processor": mixing.pid} if mixing is not None else {})
         if os.environ.get("BENCH_MEDIA_PID"):  # not a service, but its CPU is the machine's
             every["media server"] = int(os.environ["BENCH_MEDIA_PID"])
         cpu_then, started = {n: procstat.cpu_seconds(p) for n, p in every.items()}, time.time()
@@ -131,10 +137,16 @@ async def run_mix(
             "cross_core_wakeups_per_s": procstat.cross_core_wakeups_per_second(before, after),
             "processor_cpu_seconds": round(
                 procstat.cpu_seconds(mixing.pid) - cpu_then["processor"], 1
-            ),
+            )
+            if mixing is not None
+            else 0.0,
         }
     await scenarios.projector_caught_up(bootstrap, dsn)
-    result["request_to_start_ms"] = await start_lag_ms(dsn, started, started + elapsed)
+    result["request_to_start_ms"] = (
+        await start_lag_ms(dsn, started, started + elapsed)
+        if processor is not None
+        else {"analyses": 0, "p50": 0.0, "p95": 0.0, "p99": 0.0}
+    )
     return result
 
 
@@ -143,6 +155,7 @@ async def main() -> None:
     seconds = float(os.environ.get("MIX_SECONDS", "10"))
     scale = float(os.environ.get("MIX_SCALE", "1"))
     warmup = float(os.environ.get("MIX_WARMUP_SECONDS", "30"))
+    with_processor = os.environ.get("MIX_PROCESSOR", "1") != "0"
     stack = scenarios.BenchStack.from_env()
     base, dsn, bootstrap, missing = stack.base_url, stack.dsn, stack.bootstrap, stack.missing_url
     pids = procstat.bench_pids()
@@ -157,7 +170,17 @@ async def main() -> None:
     post, status = scenarios.post_request(missing), scenarios.status_request(ids)
 
     async def mix_round(label: str, length: float) -> dict[str, Any]:
-        mixed = await run_mix(base, bootstrap, dsn, pids, processor, post, status, length, scale)
+        mixed = await run_mix(
+            base,
+            bootstrap,
+            dsn,
+            pids,
+            processor if with_processor else None,
+            post,
+            status,
+            length,
+            scale,
+        )
         lag = mixed["request_to_start_ms"]
         print(
             f"[mix] {label}: machine {mixed['machine_cpu_percent']} %"
