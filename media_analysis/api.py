@@ -17,7 +17,7 @@ from command_api.bootstrap import command_lifespan
 from command_api.routes import router as command_router
 from command_api.schemas import AnalyzeRequest
 from media_analysis import health, hot_path, metrics, problems
-from media_analysis.direct_routes import DirectRoutes
+from media_analysis.direct_routes import DirectRoutes, Endpoint
 from media_analysis.heap import tune_collector
 from media_analysis.http_auth import AUTH_RESPONSES, auth_lifespan
 from media_analysis.load_shedding import InFlightLimit
@@ -26,15 +26,20 @@ from query_api.artifacts import artifact_router
 from query_api.audit import router as audit_router
 from query_api.bootstrap import query_lifespan
 from query_api.contract import router as contract_router
+from query_api.routes import history_direct
 from query_api.routes import router as query_router
 
 Side = Literal["command", "query"]
 
-HOT_ROUTES = {
+HOT_ROUTES: dict[Side, tuple[tuple[str, str] | tuple[str, str, Endpoint], ...]] = {
     "command": (("POST", "/api/media/analyze"),),
-    "query": (("GET", "/api/media/status/{analysis_id}"),),
+    "query": (
+        ("GET", "/api/media/status/{analysis_id}"),
+        ("GET", "/api/media/history", history_direct),
+    ),
 }
-"""Answered by :class:`DirectRoutes`, past FastAPI's router, on each side."""
+"""Answered by :class:`DirectRoutes`, past FastAPI's router, on each side (the
+history by its direct endpoint)."""
 
 
 def build_app(settings: Settings, sides: tuple[Side, ...] = ("command", "query")) -> FastAPI:

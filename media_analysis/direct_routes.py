@@ -15,7 +15,10 @@ the route templates in the metrics and the answers do not change.
 
 It refuses at start-up a route it could not call faithfully: one with
 dependencies or parameters other than the ``Request`` and ``str`` path
-parameters, because skipping FastAPI would skip them.
+parameters, because skipping FastAPI would skip them. A route that needs them
+(the history listing: its tenant, its query parameters) can instead be given a
+direct endpoint of its own, which takes the ``Request`` and must answer exactly
+as the declared route does (its tests compare the two).
 """
 
 from __future__ import annotations
@@ -34,9 +37,10 @@ Handler = Callable[[Request, Any], Response | Awaitable[Response]]
 
 
 class DirectRoute:
-    """One route template (``/static`` or ``/static/{name}``) and its endpoint."""
+    """One route template (``/static`` or ``/static/{name}``) and its endpoint:
+    the route's own, or ``direct``, which answers for it."""
 
-    def __init__(self, route: APIRoute, method: str) -> None:
+    def __init__(self, route: APIRoute, method: str, direct: Endpoint | None = None) -> None:
         template = route.path
         prefix, brace, rest = template.partition("{")
         if brace and (not rest.endswith("}") or "/" in rest or "{" in rest):
@@ -45,7 +49,12 @@ class DirectRoute:
         self.method = method
         self.prefix = prefix
         self.parameter = rest[:-1] if brace else None
-        _check_callable_directly(route, self.parameter)
+        if direct is None:
+            _check_callable_directly(route, self.parameter)
+            self.endpoint: Endpoint = route.endpoint
+        else:
+            _check_direct_endpoint(route, direct, self.parameter)
+            self.endpoint = direct
 
     def match(self, path: str) -> dict[str, str] | None:
         """The path parameters when ``path`` is this route's, else None."""
@@ -86,6 +95,15 @@ def _check_callable_directly(route: APIRoute, parameter: str | None) -> None:
         raise ValueError(f"{route.path}: the endpoint must be a coroutine function")
 
 
+def _check_direct_endpoint(route: APIRoute, direct: Endpoint, parameter: str | None) -> None:
+    """A direct endpoint takes ``request`` and the path parameter, nothing else."""
+    names = list(inspect.signature(direct).parameters)
+    if names != ["request", *([parameter] if parameter else [])]:
+        raise ValueError(f"{route.path}: a direct endpoint takes `request` and the path only")
+    if not inspect.iscoroutinefunction(direct):
+        raise ValueError(f"{route.path}: the direct endpoint must be a coroutine function")
+
+
 class DirectRoutes:
     """ASGI middleware answering ``routes`` (method, template) of ``routers`` itself.
 
@@ -93,6 +111,7 @@ class DirectRoutes:
     Add it innermost of the app's own middleware, so those still apply, and
     include ``routers`` in the app without dependencies of their own: their
     routes are read here as declared (FastAPI keeps its included copies private).
+    ``routes`` are (method, template) or (method, template, direct endpoint).
     """
 
     def __init__(
@@ -100,7 +119,7 @@ class DirectRoutes:
         app: ASGIApp,
         owner: FastAPI,
         routers: Iterable[APIRouter],
-        routes: Iterable[tuple[str, str]],
+        routes: Iterable[tuple[str, str] | tuple[str, str, Endpoint]],
     ) -> None:
         self._app = app
         self._owner = owner
@@ -112,11 +131,11 @@ class DirectRoutes:
             for method in route.methods or ()
         }
         self._routes: dict[str, list[DirectRoute]] = {}
-        for method, template in routes:
+        for method, template, *direct in routes:
             if (method, template) not in declared:
                 raise ValueError(f"{method} {template}: not a route of the routers given")
             self._routes.setdefault(method, []).append(
-                DirectRoute(declared[(method, template)], method)
+                DirectRoute(declared[(method, template)], method, *direct)
             )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -142,7 +161,7 @@ class DirectRoutes:
         scope["path_params"] = params
         request = Request(scope, receive, send)
         try:
-            response = await direct.route.endpoint(request=request, **params)
+            response = await direct.endpoint(request=request, **params)
             if not isinstance(response, Response):
                 # FastAPI would serialise it through the response model; these
                 # endpoints promise a finished Response instead.

@@ -4,7 +4,8 @@ dependency machinery.
 A profile of the API under load (BENCHMARKS.md) showed FastAPI 0.16x spending
 more CPU solving a route's dependencies, reading its body and serialising its
 response model than the route spent on its own work. The hot routes (POST
-analyze, GET status) therefore take only the ``Request`` and use these helpers,
+analyze, GET status, and the history listing as DirectRoutes calls it) therefore
+take only the ``Request`` and use these helpers,
 which give the same answers as FastAPI would: the same validation errors
 (``RequestValidationError`` with the same locations, so ``problems`` turns them
 into the same problem+json), the same 400 for unparseable bodies, and JSON
@@ -46,6 +47,19 @@ async def json_body(request: Request, model: type[M]) -> M:
     except ValidationError as exc:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        ) from exc
+
+
+def query_model(request: Request, model: type[M]) -> M:
+    """The query string validated as ``model``, or the error FastAPI raises for the
+    same model declared as ``Annotated[model, Query()]``: each scalar field takes
+    the parameter's last value, unknown parameters are ignored, and errors are
+    located at ``("query", field)``."""
+    try:
+        return model.model_validate(dict(request.query_params))
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("query", *e["loc"])} for e in exc.errors(include_url=False)]
         ) from exc
 
 

@@ -183,6 +183,39 @@ def test_given_a_route_with_query_parameters_then_it_is_refused() -> None:
     _assert_refused(_router(), "GET", "/api/items", "parameters")
 
 
+@pytest.mark.asyncio
+async def test_given_a_direct_endpoint_then_it_answers_for_a_route_with_parameters() -> None:
+    async def listing(request: Request) -> Response:
+        return JSONResponse({"limit": int(request.query_params.get("limit", 10)), "direct": True})
+
+    routes = DirectRoutes(
+        _fallen_through,
+        owner=FastAPI(),
+        routers=[_router()],
+        routes=[("GET", "/api/items", listing)],
+    )
+    answer = await _ask(routes, "GET", "/api/items", params={"limit": "3"})
+
+    assert answer.json() == {"limit": 3, "direct": True}
+
+
+def test_given_a_direct_endpoint_with_other_parameters_then_it_is_refused() -> None:
+    async def listing(request: Request, limit: int) -> Response:
+        return Response()
+
+    def blocking(request: Request) -> Response:
+        return Response()
+
+    for endpoint, because in ((listing, "takes `request`"), (blocking, "coroutine")):
+        with pytest.raises(ValueError, match=re.escape(because)):
+            DirectRoutes(
+                _fallen_through,
+                owner=FastAPI(),
+                routers=[_router()],
+                routes=[("GET", "/api/items", endpoint)],  # type: ignore[list-item]
+            )
+
+
 def test_given_a_validated_path_parameter_then_it_is_refused() -> None:
     router = APIRouter()
 
