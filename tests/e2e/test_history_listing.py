@@ -34,6 +34,7 @@ from media_analysis.database import create_engine
 from media_analysis.read_model import analysis_request
 from media_analysis.settings import Settings
 from projector.store import Record, apply_batch
+from tests.partitions import own_partition
 
 pytestmark = pytest.mark.stack
 
@@ -87,7 +88,7 @@ def window(migrated: dict[str, str]) -> tuple[datetime, datetime, list[dict[str,
     """Fold COUNT analyses into the database; yield the window and their rows."""
     start = datetime(2001, 1, 1, tzinfo=UTC) + timedelta(days=random.randrange(360))
     end = start + timedelta(days=1)
-    partition = 600 + uuid4().int % 90  # far from the services' partitions
+    partition = own_partition()
     records: list[Record] = []
     for i in range(COUNT):
         for event, at in _lifecycle(i, uuid4(), start):

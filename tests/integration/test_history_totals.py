@@ -26,6 +26,7 @@ from media_analysis.read_model import analysis_count, analysis_request
 from projector.counts import recount
 from projector.store import Record, apply_batch
 from query_api.totals import Filters, total
+from tests.partitions import own_partition
 
 MEDIA = ("video", "audio", "image")
 
@@ -67,7 +68,7 @@ def tenant_data(run: Any) -> tuple[UUID, datetime]:
     moments = [start + timedelta(hours=13 * i, minutes=7 * i) for i in range(80)]
     moments += [start + timedelta(days=d) for d in range(5)] * 2  # exactly midnight
     envelopes = [e for i, at in enumerate(moments) for e in _lifecycle(i, tenant, at)]
-    partition = 600 + uuid4().int % 90
+    partition = own_partition()
     records = [Record(partition, offset, env) for offset, env in enumerate(envelopes)]
     cuts = [0, 1, 7, 50, 51, 130, len(records)]
     for low, high in itertools.pairwise(cuts):

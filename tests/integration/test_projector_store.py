@@ -25,6 +25,7 @@ from events import (
 from media_analysis.read_model import analysis_event, analysis_request
 from projector.consumer import to_records
 from projector.store import Record, apply_batch, stored_positions
+from tests.partitions import own_partition
 
 
 def _events(analysis_id: UUID) -> list[Envelope]:
@@ -64,7 +65,7 @@ def _row(run: Any, analysis_id: UUID) -> dict[str, Any]:
 
 def test_a_redelivered_batch_and_reproduced_events_change_nothing(run: Any) -> None:
     # A partition of its own, far from what the services use, so positions don't collide.
-    partition = 900 + uuid4().int % 90
+    partition = own_partition()
     analysis_id = uuid4()
     envelopes = _events(analysis_id)
     records = [Record(partition, offset, env) for offset, env in enumerate(envelopes)]
@@ -87,14 +88,14 @@ def test_a_redelivered_batch_and_reproduced_events_change_nothing(run: Any) -> N
 
 
 def test_an_undecodable_record_still_advances_the_position(run: Any) -> None:
-    partition = 800 + uuid4().int % 90
+    partition = own_partition()
     outcome = run(lambda engine: apply_batch(engine, [Record(partition, 0, None)]))
     assert outcome.applied == 0
     assert run(stored_positions)[partition] == 1
 
 
 def test_a_deleted_analysis_keeps_its_audit_rows_without_the_clients_content(run: Any) -> None:
-    partition = 700 + uuid4().int % 90
+    partition = own_partition()
     analysis_id = uuid4()
     envelopes = [
         *_events(analysis_id),
@@ -146,7 +147,7 @@ def _audit(run: Any, analysis_id: UUID) -> dict[str, Any]:
 def test_the_audit_row_holds_the_record_value_or_for_an_upcast_event_its_upcast_form(
     run: Any,
 ) -> None:
-    partition = 500 + uuid4().int % 90
+    partition = own_partition()
     analysis_id = uuid4()
     requested, started, _ = (encode(e) for e in _events(analysis_id))
     # Another producer's spelling of the same data: key order and spacing differ.
@@ -179,7 +180,7 @@ def test_the_audit_row_holds_the_record_value_or_for_an_upcast_event_its_upcast_
 
 
 def test_an_event_produced_twice_within_one_batch_applies_once(run: Any) -> None:
-    partition = 400 + uuid4().int % 90
+    partition = own_partition()
     analysis_id = uuid4()
     at = datetime(2030, 1, 1, tzinfo=UTC)
     requested, started = _events(analysis_id)[:2]

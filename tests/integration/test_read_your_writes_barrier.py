@@ -35,10 +35,11 @@ from media_analysis.settings import Settings
 from projector.store import Record, apply_batch, stored_positions
 from tests.conftest import free_port
 from tests.integration.log_tools import produce
+from tests.partitions import own_partition, own_partitions
 
 
 def test_waiters_wake_when_the_projection_passes_their_offset(migrated: dict[str, str]) -> None:
-    partition = 700 + uuid4().int % 90  # far from the topic's real partitions
+    partition = own_partition()
 
     async def scenario() -> tuple[bool, bool, float, list[bool], bool]:
         engine = create_engine(Settings(database_url=migrated["DATABASE_URL"]))
@@ -87,7 +88,7 @@ def test_a_listening_watermark_wakes_at_the_projectors_commit(
     """With the fallback poll 30 s apart, only the projector's notice can wake the
     waiters in time; after its listening connection is killed, it listens again."""
     monkeypatch.setattr(read_your_writes, "FALLBACK_POLL_SECONDS", 30.0)
-    partition = 600 + uuid4().int % 90
+    partition = own_partition()
 
     def record(offset: int) -> Record:
         event = AnalysisRequested(
@@ -136,7 +137,7 @@ def test_each_batch_announces_the_positions_it_saved(migrated: dict[str, str]) -
     """The notice a listener gets when a batch commits, as the projector's statement
     writes it; a batch over so many partitions that the notice would be too long
     for PostgreSQL still commits, and announces nothing."""
-    first = 1000 + (uuid4().int % 50) * 1000  # partitions no other test writes
+    first = own_partitions(802)[0]
 
     def record(partition: int) -> Record:
         event = AnalysisRequested(
@@ -236,7 +237,7 @@ class FixedEnds(LogEnds):
 
 
 def test_catch_up_never_confirms_a_miss_it_cannot_prove(migrated: dict[str, str]) -> None:
-    partition = 800 + uuid4().int % 90
+    partition = own_partition()
 
     async def scenario() -> list[str]:
         engine = create_engine(Settings(database_url=migrated["DATABASE_URL"]))
