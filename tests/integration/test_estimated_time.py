@@ -4,7 +4,6 @@ analyses of the same media type, defaults without any, cached between queries.""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import subprocess
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from media_analysis.database import create_engine
 from media_analysis.settings import Settings
 from projector.store import Record, apply_batch
 from tests.conftest import BIN, free_port
+from tests.partitions import own_partition
 
 
 @pytest.fixture(scope="module")
@@ -49,17 +49,11 @@ def scratch_url(infra_env: dict[str, str]) -> Iterator[str]:
     asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
-_PARTITIONS = itertools.count(1)
-
-
 def fold(url: str, analyses: list[tuple[str, float, bool]]) -> None:
     """Fold one analysis per (media_type, seconds, completed) into the database."""
     start = datetime.now(UTC) - timedelta(hours=1)
     records: list[Record] = []
-    # A partition of its own per call: offsets restart at 0, and a partition the
-    # module's database already holds positions for would have them skipped as
-    # applied (it happened: 2 in 1,000 runs drew the same partition twice).
-    partition = next(_PARTITIONS)
+    partition = own_partition()  # offsets restart at 0 on every call
     for media_type, seconds, completed in analyses:
         analysis_id = uuid4()
         requested = AnalysisRequested(
