@@ -70,7 +70,14 @@ def _api_server(settings: Settings, sides: tuple[Side, ...]) -> uvicorn.Server:
     return server
 
 
-async def _run_brokers(brokers: Sequence[KafkaBroker], until: Awaitable[None]) -> None:
+Close = Callable[[], Awaitable[None]]
+
+
+async def _run_brokers(
+    brokers: Sequence[KafkaBroker], closers: Sequence[Close], until: Awaitable[None]
+) -> None:
+    """Run the consumers until ``until``; then stop them and close what their
+    composition roots built besides (connection pools, Kafka clients)."""
     for broker in brokers:
         await broker.start()
     tune_collector()
@@ -80,29 +87,36 @@ async def _run_brokers(brokers: Sequence[KafkaBroker], until: Awaitable[None]) -
     finally:
         for broker in brokers:
             await broker.stop()
+        for close in closers:
+            await close()
 
 
-def _consumers(settings: Settings, names: Sequence[str]) -> list[KafkaBroker]:
+def _consumers(settings: Settings, names: Sequence[str]) -> tuple[list[KafkaBroker], list[Close]]:
     brokers: list[KafkaBroker] = []
+    closers: list[Close] = []
     if "processor" in names:
         from processors.bootstrap import build_broker as build_processor
 
-        brokers.append(build_processor(settings))
+        broker, close = build_processor(settings)
+        brokers.append(broker)
+        closers.append(close)
     if "projector" in names:
         from projector.bootstrap import build_broker as build_projector
 
-        brokers.append(build_projector(settings)[0])
-    return brokers
+        broker, engine = build_projector(settings)
+        brokers.append(broker)
+        closers.append(engine.dispose)
+    return brokers, closers
 
 
 async def _serve(settings: Settings, api: tuple[Side, ...], consumers: Sequence[str]) -> None:
-    brokers = _consumers(settings, consumers)
+    brokers, closers = _consumers(settings, consumers)
     if not api:
-        await _run_brokers(brokers, _until_signalled())
+        await _run_brokers(brokers, closers, _until_signalled())
         return
     server = _api_server(settings, api)
     # uvicorn installs its own signal handlers and returns when told to stop.
-    await _run_brokers(brokers, server.serve())
+    await _run_brokers(brokers, closers, server.serve())
 
 
 def _serve_http(settings: Settings, sides: tuple[Side, ...]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from faststream.kafka import KafkaBroker
@@ -21,11 +22,15 @@ from processors.runtime import AnalysisRuntime
 from processors.stages.context import StageSettings
 
 SOURCE = "/media-analysis/processor"
+
+Close = Callable[[], Awaitable[None]]
 PRODUCE_LINGER_MS = 5
 
 
-def build_broker(settings: Settings) -> KafkaBroker:
-    """A broker whose subscribers run analyses and whose producer records their events."""
+def build_broker(settings: Settings) -> tuple[KafkaBroker, Close]:
+    """A broker whose subscribers run analyses and whose producer records their events,
+    and what closes the rest it built (the ledger's connections, the log-end clients)
+    once the broker has stopped."""
     # Linger 5 ms: the events of concurrent analyses share produce requests, a
     # fraction of the processor's and the broker's CPU under load; an analysis's
     # events are seconds apart, so 5 ms more is nothing anyone sees.
@@ -48,21 +53,27 @@ def build_broker(settings: Settings) -> KafkaBroker:
             record.value, topic=EVENTS_TOPIC, key=record.key, headers=record.header_dict()
         )
 
+    # The watermark's engine polls (rarely: it listens for the projector's
+    # notices); the reads have a connection per analysis slot, so none waits
+    # for another's and none is opened and closed per read.
+    ledger = ProjectionLedger(
+        create_engine(settings, pool_size=1),
+        lambda: create_read_pool(settings, max_size=settings.processor_concurrency),
+    )
+    ends = LogEnds(settings.kafka_bootstrap_list)
+
+    async def close() -> None:
+        await ledger.close()
+        await ends.close()
+
     subscriber: Any = None
     runtime = AnalysisRuntime(
         run=run_analysis,
         pipeline_config=config,
         publish=publish,
-        # The watermark's engine polls (rarely: it listens for the projector's
-        # notices); the reads have a connection per analysis slot, so none waits
-        # for another's and none is opened and closed per read.
-        ledger=ProjectionLedger(
-            create_engine(settings, pool_size=1),
-            lambda: create_read_pool(settings, max_size=settings.processor_concurrency),
-        ),
+        ledger=ledger,
         partitions=PartitionControl(
-            lambda: subscriber.consumer if subscriber is not None else None,
-            LogEnds(settings.kafka_bootstrap_list),
+            lambda: subscriber.consumer if subscriber is not None else None, ends
         ),
         concurrency=settings.processor_concurrency,
         deadline_seconds=settings.analysis_deadline_seconds,
@@ -74,4 +85,4 @@ def build_broker(settings: Settings) -> KafkaBroker:
         remove_artifacts=artifacts.remove_all,
     )
     subscriber = register(broker, runtime)
-    return broker
+    return broker, close

@@ -34,6 +34,7 @@ POSITION_POLL_SECONDS = 0.01
 them and the projector's notices cannot be heard (see ``ProjectionWatermark``)."""
 
 TERMINAL = frozenset({"completed", "failed", "deleted"})
+CLOSE_WAIT_SECONDS = 5.0
 
 HISTORY_SQL = (
     f"SELECT (SELECT status FROM {analysis_request.name} WHERE id = $1) AS status,"  # noqa: S608
@@ -85,6 +86,7 @@ class ProjectionLedger:
         # the batch it waits for commits, not at the next 10 ms poll. One watcher
         # for every analysis waiting, not one loop each. Single reads: no
         # BEGIN/ROLLBACK round trips around its polls.
+        self._engine = engine
         self._watermark = ProjectionWatermark(
             single_statement_reads(engine), poll_interval=POSITION_POLL_SECONDS, listen=True
         )
@@ -98,6 +100,19 @@ class ProjectionLedger:
             return await self._history(analysis_id, partition, end_offset)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             raise LedgerUnavailable(f"cannot read the projection: {exc}") from exc
+
+    async def close(self) -> None:
+        """Stop watching and listening, and close the connections (a read still
+        holding one after ``CLOSE_WAIT_SECONDS`` has its connection terminated)."""
+        await self._watermark.close()
+        async with self._pool_made:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            try:
+                await asyncio.wait_for(pool.close(), CLOSE_WAIT_SECONDS)
+            except TimeoutError:
+                pool.terminate()
+        await self._engine.dispose()
 
     async def _reads(self) -> asyncpg.Pool:
         async with self._pool_made:
