@@ -33,6 +33,11 @@ def asyncpg_dsn(database_url: str | URL) -> str:
     return url.render_as_string(hide_password=False)
 
 
+DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+"""What asyncpg raises when PostgreSQL cannot take a statement (down, restarted,
+unreachable, too slow to connect): callers on plain asyncpg turn these into
+their own "unavailable" error."""
+
 ASYNCHRONOUS_COMMIT = {"synchronous_commit": "off"}
 """Server settings for connections whose commits need not wait for their WAL to
 reach the disk: a crash of PostgreSQL may then lose the last few hundred

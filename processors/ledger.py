@@ -23,7 +23,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import AnalysisStarted, MediaAnalysisError
-from media_analysis.database import single_statement_reads
+from media_analysis.database import DRIVER_ERRORS, single_statement_reads
 from media_analysis.read_model import analysis_event, analysis_request
 from media_analysis.read_your_writes import ProjectionWatermark
 
@@ -98,7 +98,7 @@ class ProjectionLedger:
     async def history(self, analysis_id: UUID, partition: int, end_offset: int) -> AnalysisHistory:
         try:
             return await self._history(analysis_id, partition, end_offset)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+        except DRIVER_ERRORS as exc:
             raise LedgerUnavailable(f"cannot read the projection: {exc}") from exc
 
     async def close(self) -> None:

@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events import EVENTS_TOPIC, AnalysisDeleted, Envelope, MediaAnalysisError
+from media_analysis.database import DRIVER_ERRORS
 from media_analysis.read_model import analysis_event, projection_position
 from projector import counts
 from projector.batch_sql import JSON_REQUEST_COLUMNS, REQUEST_COLUMNS, BatchSql, sql_for
@@ -48,11 +49,6 @@ class Record:
 
 class StoreUnavailable(MediaAnalysisError):
     """PostgreSQL failed a batch's statement (down, restarted, unreachable)."""
-
-
-DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
-"""What asyncpg raises when PostgreSQL cannot take a statement; a batch turns them
-into :class:`StoreUnavailable`."""
 
 
 @dataclass(frozen=True, slots=True)

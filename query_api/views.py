@@ -12,6 +12,7 @@ import asyncpg
 from sqlalchemy import ColumnElement, Integer, and_, bindparam, literal_column, or_, select, tuple_
 
 from events import MediaAnalysisError
+from media_analysis.database import DRIVER_ERRORS
 from media_analysis.read_model import analysis_request
 from query_api import totals
 from query_api.compiled import Compiled, compile_for_asyncpg
@@ -65,7 +66,7 @@ async def analysis_by_id(
                 row = await conn.fetchrow(_BY_ID, analysis_id)
             else:
                 row = await conn.fetchrow(_BY_ID_FOR_TENANT, analysis_id, tenant)
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+    except DRIVER_ERRORS as exc:
         raise ReadModelUnavailable(f"PostgreSQL is unavailable, retry later ({exc})") from exc
     return dict(row) if row is not None else None
 
@@ -206,6 +207,6 @@ async def history(pool: asyncpg.Pool, q: HistoryQuery) -> tuple[list[dict[str, A
         async with pool.acquire() as conn:
             rows = await _page_sql(_shape(q)).fetch(conn, _page_values(q))
             total = await totals.total(conn, filters)
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+    except DRIVER_ERRORS as exc:
         raise ReadModelUnavailable(f"PostgreSQL is unavailable, retry later ({exc})") from exc
     return [dict(r) for r in rows], total
