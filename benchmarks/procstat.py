@@ -135,7 +135,7 @@ class MachineSample:
     wakeups: int = 0
     """Inter-processor interrupts so far (rescheduling and function-call, every CPU):
     mostly one process waking another on the other core, which on this VM costs
-    about 25 µs of CPU on each side against 2-5 µs on one core (BENCHMARKS.md)."""
+    about 28 µs of CPU on each side against 2-5 µs on one core (BENCHMARKS.md)."""
     at: float = 0.0
 
 

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from faststream.kafka import KafkaBroker
 
     from media_analysis.api import Side
+    from processors.bootstrap import Close
 
 # Each command imports what it runs: a consumer or an admin command does not load
 # the HTTP API (FastAPI, every route, uvicorn) or alembic, so it starts sooner and
@@ -68,9 +69,6 @@ def _api_server(settings: Settings, sides: tuple[Side, ...]) -> uvicorn.Server:
     )
     server = uvicorn.Server(config)
     return server
-
-
-Close = Callable[[], Awaitable[None]]
 
 
 async def _run_brokers(

@@ -22,9 +22,10 @@ from processors.runtime import AnalysisRuntime
 from processors.stages.context import StageSettings
 
 SOURCE = "/media-analysis/processor"
+PRODUCE_LINGER_MS = 5
 
 Close = Callable[[], Awaitable[None]]
-PRODUCE_LINGER_MS = 5
+"""Releases what a composition root built besides its broker, once the broker has stopped."""
 
 
 def build_broker(settings: Settings) -> tuple[KafkaBroker, Close]:

@@ -60,9 +60,9 @@ def replay_engine(settings: Settings, pool_size: int) -> AsyncEngine:
     nobody reads the tables until they are switched in, a crash of PostgreSQL
     loses only whole batches with their positions (the replay resumes before
     them), and the switch itself commits durably, which makes every batch before
-    it durable too (``projection_schema.swap_in``). A rebuild of 1,000,000 events
-    took 31.0 / 31.3 s so against 34.1 / 35.3 s waiting for each batch's flush
-    (BENCHMARKS.md)."""
+    it durable too (``projection_schema.swap_in``). Rebuilds of 1,000,000 events,
+    alternated: 32.7 / 33.5 / 32.5 s so, against 34.3 / 35.4 / 34.5 s waiting for
+    each batch's flush (BENCHMARKS.md)."""
     return create_engine(settings, pool_size=pool_size, custom_plans=True, asynchronous_commit=True)
 
 
