@@ -115,10 +115,12 @@ class ProjectionLedger:
         await self._engine.dispose()
 
     async def _reads(self) -> asyncpg.Pool:
-        async with self._pool_made:
+        if self._pool is not None:  # every read after the first: no lock
+            return self._pool
+        async with self._pool_made:  # the first reads wait for one pool, not one each
             if self._pool is None:
                 self._pool = await self._make_pool()
-        return self._pool
+            return self._pool
 
     async def _history(self, analysis_id: UUID, partition: int, end_offset: int) -> AnalysisHistory:
         caught_up = await self._watermark.wait_caught_up(
