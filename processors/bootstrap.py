@@ -14,6 +14,7 @@ from media_analysis.kafka_broker import build_kafka_broker
 from media_analysis.read_your_writes import LogEnds
 from media_analysis.settings import Settings
 from processors.consumer import register
+from processors.fetch import MediaFetcher
 from processors.ledger import ProjectionLedger
 from processors.partition_control import PartitionControl
 from processors.pipeline import PipelineConfig, run_analysis
@@ -30,8 +31,8 @@ Close = Callable[[], Awaitable[None]]
 
 def build_broker(settings: Settings) -> tuple[KafkaBroker, Close]:
     """A broker whose subscribers run analyses and whose producer records their events,
-    and what closes the rest it built (the ledger's connections, the log-end clients)
-    once the broker has stopped."""
+    and what closes the rest it built (the ledger's connections, the log-end clients,
+    the downloads' connections) once the broker has stopped."""
     # Linger 5 ms: the events of concurrent analyses share produce requests, a
     # fraction of the processor's and the broker's CPU under load; an analysis's
     # events are seconds apart, so 5 ms more is nothing anyone sees.
@@ -39,12 +40,15 @@ def build_broker(settings: Settings) -> tuple[KafkaBroker, Close]:
         settings, f"media-analysis-processor-{settings.processor_id}", linger_ms=PRODUCE_LINGER_MS
     )
     artifacts = build_artifact_store(settings)
+    fetcher = MediaFetcher(
+        settings.media_fetch_allowed_networks,
+        max_bytes=settings.media_fetch_max_bytes,
+        timeout_seconds=settings.media_fetch_timeout_seconds,
+    )
     config = PipelineConfig(
         processor_id=settings.processor_id,
         work_dir=settings.work_dir.resolve(),
-        allowed_networks=tuple(settings.media_fetch_allowed_networks),
-        max_bytes=settings.media_fetch_max_bytes,
-        fetch_timeout_seconds=settings.media_fetch_timeout_seconds,
+        fetcher=fetcher,
         stages=StageSettings.from_settings(settings, artifacts),
     )
 
@@ -66,6 +70,7 @@ def build_broker(settings: Settings) -> tuple[KafkaBroker, Close]:
     async def close() -> None:
         await ledger.close()
         await ends.close()
+        await fetcher.aclose()
 
     subscriber: Any = None
     runtime = AnalysisRuntime(

@@ -29,9 +29,8 @@ from events import (
     AnalysisRequested,
     AnalysisStarted,
 )
-from processors.address_policy import Network
 from processors.errors import StageError
-from processors.fetch import fetch_media
+from processors.fetch import MediaFetcher
 from processors.stages.context import Stage, StageContext, StageSettings, StageSkipped
 from processors.stages.plan import PROBE, stages_after_probe
 
@@ -48,9 +47,7 @@ PROBE_PROGRESS = 20
 class PipelineConfig:
     processor_id: str
     work_dir: Path
-    allowed_networks: tuple[Network, ...]
-    max_bytes: int
-    fetch_timeout_seconds: float
+    fetcher: MediaFetcher
     probe_timeout_seconds: float = 60
     stages: StageSettings = field(default_factory=StageSettings)
 
@@ -125,13 +122,7 @@ async def run_analysis(
 
 def _fetch_stage(config: PipelineConfig) -> Callable[[StageContext], Awaitable[dict[str, Any]]]:
     async def fetch(ctx: StageContext) -> dict[str, Any]:
-        fetched = await fetch_media(
-            ctx.request.media_url,
-            ctx.media,
-            allowed=config.allowed_networks,
-            max_bytes=config.max_bytes,
-            timeout_seconds=config.fetch_timeout_seconds,
-        )
+        fetched = await config.fetcher.fetch(ctx.request.media_url, ctx.media)
         ctx.content_type = fetched.content_type
         return {
             "size": fetched.size,

@@ -57,10 +57,16 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        self.server.record("", "connection")
+
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
         segments = parts.path.strip("/").split("/")
         self.server.record(parts.path, "request")
+        if "Cookie" in self.headers:
+            self.server.record(parts.path, "cookie")
         if segments[0] == "slow":  # /slow/<seconds>/<token>
             self._slow(parts.path, float(segments[1]))
         elif segments[0] == "flaky":  # /flaky/<failures>/<token>
@@ -69,6 +75,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(503, b"try later", "text/plain")
             else:
                 self._send(200, self.server.clip.read_bytes(), "video/mp4")
+        elif segments[0] == "cookie":  # /cookie: a 404 that sets a cookie
+            self.send_response(404)
+            self.send_header("Set-Cookie", "session=secret; Path=/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif segments[0] == "redirect":  # /redirect?to=<url>
             target = parse_qs(parts.query)["to"][0]
             self.send_response(302)

@@ -23,6 +23,7 @@ from events import (
     AnalysisStarted,
 )
 from media_analysis.artifacts import LocalArtifactStore
+from processors.fetch import MediaFetcher
 from processors.pipeline import PipelineConfig, run_analysis
 from processors.stages.context import StageSettings
 from tests.conftest import MediaServer
@@ -58,9 +59,9 @@ def config(tmp_path: Path, **stages: Any) -> PipelineConfig:
     return PipelineConfig(
         processor_id="test",
         work_dir=tmp_path / "work",
-        allowed_networks=(ipaddress.ip_network("127.0.0.1/32"),),
-        max_bytes=50_000_000,
-        fetch_timeout_seconds=30,
+        fetcher=MediaFetcher(
+            [ipaddress.ip_network("127.0.0.1/32")], max_bytes=50_000_000, timeout_seconds=30
+        ),
         stages=StageSettings(artifacts=LocalArtifactStore(tmp_path / "artifacts"), **stages),
     )
 
@@ -80,7 +81,10 @@ async def analyse(
         media_type=media_type,  # type: ignore[arg-type]
         options=options,
     )
-    await run_analysis(request, emit, cfg)
+    try:
+        await run_analysis(request, emit, cfg)
+    finally:
+        await cfg.fetcher.aclose()
     return events
 
 
