@@ -164,6 +164,26 @@ def _mix(r: dict[str, Any]) -> list[str]:
             if "request_to_start_ms" in mix
             else []
         ),
+        *_mix_one_slot(r, mix),
+    ]
+
+
+def _mix_one_slot(r: dict[str, Any], mix: dict[str, Any]) -> list[str]:
+    one = _ok(r, "mix_one_slot")
+    if one is None:
+        return ["", _failed(r, "mix_one_slot", "The mix with one processor slot")]
+    started = "{analyses} analyses started, against {default} with the default slots".format(
+        analyses=one["request_to_start_ms"]["analyses"],
+        default=mix.get("request_to_start_ms", {}).get("analyses", "?"),
+    )
+    return [
+        "",
+        f"The same mix with one processor slot (PROCESSOR_CONCURRENCY=1): machine CPU "
+        f"{one['machine_cpu_percent']} % (goal < 70 %); {started}; p95 ms POST "
+        f"{one['post']['p95_ms']}, status {one['status']['p95_ms']}, history "
+        f"{one['history']['p95_ms']}; cores "
+        + ", ".join(f"{n} {c}" for n, c in one["cores_used"].items())
+        + ".",
     ]
 
 

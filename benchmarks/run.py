@@ -28,6 +28,12 @@ from benchmarks.processor import Processor
 from benchmarks.workers import ApiWorkers
 
 OUT = Path(__file__).resolve().parent / "results"
+ONE_SLOT = 1
+"""The mix is run twice: with the processor's default slots, and with one. It
+offers 500 analyses a second, more than any number of slots starts on these two
+cores, so the processor always has work and its share of the machine is set by
+its slots (PROCESSOR_CONCURRENCY), not by the load; the second run shows the
+request path's headroom beside a processor that takes the backlog one at a time."""
 
 PROFILES: dict[str, dict[str, Any]] = {
     # seconds per run, runs per scenario, rows for history, saturation steps
@@ -110,8 +116,8 @@ async def main() -> None:
         save()
         return results[key]
 
-    def processor() -> Processor:
-        return Processor(base, missing, Path(os.environ["BENCH_LOGS"]) / "processor.log")
+    def processor(slots: int | None = None) -> Processor:
+        return Processor(base, missing, Path(os.environ["BENCH_LOGS"]) / "processor.log", slots)
 
     async def clips() -> dict[str, Any]:
         async with processor():
@@ -230,6 +236,12 @@ async def main() -> None:
         return await mix.run_mix(base, bootstrap, dsn, pids, processor, post, status, secs)
 
     await step("combined mix: 500 POST + 500 status + 100 history req/s", "mix", mixed)
+
+    async def mixed_one_slot() -> dict[str, Any]:
+        one_slot = functools.partial(processor, ONE_SLOT)
+        return await mix.run_mix(base, bootstrap, dsn, pids, one_slot, post, status, secs)
+
+    await step("the same mix, one processor slot", "mix_one_slot", mixed_one_slot)
 
     if isinstance(results.get("status_ids"), list):
         del results["status_ids"]  # a thousand ids: not a figure

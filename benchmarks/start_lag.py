@@ -55,8 +55,10 @@ async def main() -> None:
             since = time.time()
             sent = (await load(base, post, rate=rate, seconds=seconds)).summary()
             until = time.time()
+            accepted = sent["ok"]
+            assert isinstance(accepted, int)
             for _ in range(ENDED_WITHIN_SECONDS * 2):  # every half second, bounded
-                if await scenarios.events_between(dsn, AnalysisFailed.TYPE, since) >= sent["ok"]:
+                if await scenarios.events_between(dsn, AnalysisFailed.TYPE, since) >= accepted:
                     break
                 await asyncio.sleep(0.5)
             await scenarios.projector_caught_up(bootstrap, dsn)
