@@ -6,10 +6,14 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
+
+from tests.conftest import make_clip
 
 
 class CountingListener:
@@ -151,3 +155,13 @@ class BehaviourServer(ThreadingHTTPServer):
     def close(self) -> None:
         self.shutdown()
         self.server_close()
+
+
+@contextmanager
+def clip_host(directory: Path) -> Iterator[BehaviourServer]:
+    """A BehaviourServer serving a one-second clip made in ``directory``."""
+    server = BehaviourServer(make_clip(directory / "clip.mp4", 1.0), directory)
+    try:
+        yield server
+    finally:
+        server.close()

@@ -35,7 +35,7 @@ from events import (
 from processors.consumer import GROUP_ID
 from tests.conftest import Service, make_clip, wait_for_status, wait_until
 from tests.integration.log_tools import produce
-from tests.loopback import BehaviourServer, CountingListener
+from tests.loopback import BehaviourServer, CountingListener, clip_host
 
 pytestmark = pytest.mark.stack
 
@@ -82,10 +82,8 @@ def processors(services: dict[str, Service], prepared: dict[str, str]) -> Iterat
 
 @pytest.fixture(scope="module")
 def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BehaviourServer]:
-    directory = tmp_path_factory.mktemp("behaviours")
-    server = BehaviourServer(make_clip(directory / "clip.mp4", 1.0), directory)
-    yield server
-    server.close()
+    with clip_host(tmp_path_factory.mktemp("behaviours")) as server:
+        yield server
 
 
 def submit(client: httpx.Client, media_url: str) -> str:

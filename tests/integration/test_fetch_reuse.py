@@ -12,18 +12,15 @@ import pytest
 
 from processors.errors import FetchHTTPError, FetchRefused
 from processors.fetch import MediaFetcher
-from tests.conftest import make_clip
-from tests.loopback import BehaviourServer, CountingListener
+from tests.loopback import BehaviourServer, CountingListener, clip_host
 
 ALLOWED = [ipaddress.ip_network("127.0.0.1/32")]
 
 
 @pytest.fixture
 def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BehaviourServer]:
-    directory = tmp_path_factory.mktemp("reuse-host")
-    server = BehaviourServer(make_clip(directory / "clip.mp4", 1.0), directory)
-    yield server
-    server.close()
+    with clip_host(tmp_path_factory.mktemp("reuse-host")) as server:
+        yield server
 
 
 @pytest.fixture

@@ -12,18 +12,15 @@ import pytest
 
 from processors.errors import FetchRefused
 from processors.fetch import fetch_media
-from tests.conftest import make_clip
-from tests.loopback import BehaviourServer, CountingListener
+from tests.loopback import BehaviourServer, CountingListener, clip_host
 
 ALLOWED = [ipaddress.ip_network("127.0.0.1/32")]
 
 
 @pytest.fixture(scope="module")
 def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BehaviourServer]:
-    directory = tmp_path_factory.mktemp("ssrf-host")
-    server = BehaviourServer(make_clip(directory / "clip.mp4", 1.0), directory)
-    yield server
-    server.close()
+    with clip_host(tmp_path_factory.mktemp("ssrf-host")) as server:
+        yield server
 
 
 @pytest.fixture
