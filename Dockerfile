@@ -10,7 +10,10 @@ COPY command_api ./command_api
 COPY query_api ./query_api
 COPY processors ./processors
 COPY projector ./projector
-COPY media_analysis ./media_analysis
+COPY read_model ./read_model
+COPY infra ./infra
+COPY http_edge ./http_edge
+COPY entrypoints ./entrypoints
 COPY alembic ./alembic
 RUN pip install --no-cache-dir -e . \
     && useradd --system --uid 10001 app && mkdir -p /data/work /data/artifacts && chown app /data/work /data/artifacts

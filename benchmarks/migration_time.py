@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import time
 
-from media_analysis import migrations
-from media_analysis.settings import Settings
+from infra import migrations
+from infra.settings import Settings
 
 BASELINE = "0003"
 

@@ -24,8 +24,8 @@ from typing import Any
 
 import uvloop
 
-from media_analysis.api import build_app
-from media_analysis.settings import Settings
+from entrypoints.app import build_app
+from infra.settings import Settings
 
 OUT = Path(__file__).resolve().parent / "results" / "route_cost.json"
 BODY = json.dumps(

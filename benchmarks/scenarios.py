@@ -21,7 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from benchmarks import loadgen, procstat
 from benchmarks.loadgen import Request
 from events import EVENTS_TOPIC, AnalysisRequested, encode, new_envelope
-from media_analysis.database import asyncpg_dsn
+from infra.database import asyncpg_dsn
 from projector.counts import RECOUNT
 from query_api import cursor
 

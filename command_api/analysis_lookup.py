@@ -10,8 +10,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import MediaAnalysisError
-from media_analysis.read_model import analysis_request
-from media_analysis.read_your_writes import CatchUp, ProjectionBehind
+from read_model.positions import CatchUp, ProjectionBehind
+from read_model.tables import analysis_request
 
 
 class ReadModelUnavailable(MediaAnalysisError):

@@ -13,11 +13,11 @@ from command_api.analysis_lookup import AnalysisLookup, CaughtUpLookup, Projecti
 from command_api.estimates import DurationEstimator, MedianDurationEstimator
 from command_api.idempotency import IdempotencyStore, PostgresIdempotencyStore
 from command_api.publisher import EventPublisher, KafkaEventPublisher
-from media_analysis.database import create_engine, single_statement_reads
-from media_analysis.health import KafkaCheck, postgres_check
-from media_analysis.kafka_broker import build_kafka_broker
-from media_analysis.read_your_writes import CatchUp, LogEnds, ProjectionWatermark
-from media_analysis.settings import Settings
+from http_edge.health import KafkaCheck, postgres_check
+from infra.database import create_engine, single_statement_reads
+from infra.kafka import build_kafka_broker
+from infra.settings import Settings
+from read_model.positions import CatchUp, LogEnds, ProjectionWatermark
 
 PRODUCE_LINGER_MS = 5
 """How long a POST's event waits for others to share its produce request. At 500

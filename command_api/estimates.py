@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from media_analysis.read_model import analysis_request
+from read_model.tables import analysis_request
 
 log = logging.getLogger(__name__)
 

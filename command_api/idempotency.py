@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from command_api.analysis_lookup import ReadModelUnavailable
 from events import MediaAnalysisError
-from media_analysis.read_model import idempotency_key
+from read_model.tables import idempotency_key
 
 t = idempotency_key
 

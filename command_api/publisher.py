@@ -10,7 +10,7 @@ from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
 
 from events import EVENTS_TOPIC, Envelope, MediaAnalysisError, encode
-from media_analysis.metrics import EVENTS_PRODUCED
+from http_edge.metrics import EVENTS_PRODUCED
 
 
 class EventLogUnavailable(MediaAnalysisError):

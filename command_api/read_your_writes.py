@@ -1,7 +1,7 @@
 """Read-your-writes on the command side.
 
 A new command answers as soon as Kafka has acknowledged its event; reads that
-find nothing catch up with the log themselves (``media_analysis.read_your_writes``).
+find nothing catch up with the log themselves (``read_model.positions``).
 Two cases still wait here: DELETE, until the projection shows the analysis
 deleted (a read that *finds* the row cannot tell it is stale), and a replayed
 idempotent request, whose event an earlier request recorded.

@@ -13,10 +13,10 @@ from command_api.idempotency import IdempotencyKeyReused
 from command_api.publisher import EventLogUnavailable
 from command_api.read_your_writes import wait_visible
 from command_api.schemas import AnalysisAccepted, AnalyzeRequest
-from media_analysis.analysis_id import AnalysisIdPath, parse_analysis_id
-from media_analysis.hot_path import header, json_body, json_response, openapi_body
-from media_analysis.http_auth import AUTH_SECURITY, Tenant, tenant_of
-from media_analysis.problems import problem_response
+from http_edge.auth import AUTH_SECURITY, Tenant, tenant_of
+from http_edge.hot_path import header, json_body, json_response, openapi_body
+from http_edge.ids import AnalysisIdPath, parse_analysis_id
+from http_edge.problems import problem_response
 
 router = APIRouter(prefix="/api/media", tags=["commands"])
 
@@ -106,7 +106,7 @@ _IDEMPOTENCY_KEY_PARAMETER = {
 )
 async def analyze(request: Request) -> Response:
     """Record the request as an AnalysisRequested event; answers once Kafka has it."""
-    # The hot path: parsed by hand, not by dependencies (media_analysis.hot_path).
+    # The hot path: parsed by hand, not by dependencies (http_edge.hot_path).
     ctx: CommandContext = request.app.state.command
     require_json(request.headers.get("content-type"))
     tenant = await tenant_of(request)
@@ -123,7 +123,7 @@ async def analyze(request: Request) -> Response:
     status_url = f"/api/media/status/{recorded.analysis_id}"
     headers = {"Location": status_url}
     # Acknowledged by Kafka is enough: a status read that finds nothing catches up
-    # with the log before it answers 404 (media_analysis.read_your_writes).
+    # with the log before it answers 404 (read_model.positions).
     if recorded.position is None:
         headers["Idempotent-Replayed"] = "true"
         if not await wait_visible(ctx.lookup, recorded.analysis_id, ctx.read_your_writes_timeout):

@@ -8,11 +8,10 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 
 from events import EVENTS_TOPIC, AnalysisEvent, Envelope, caused_by, encode
-from media_analysis.artifacts import build_artifact_store
-from media_analysis.database import create_engine, create_read_pool
-from media_analysis.kafka_broker import build_kafka_broker
-from media_analysis.read_your_writes import LogEnds
-from media_analysis.settings import Settings
+from infra.artifacts import build_artifact_store
+from infra.database import create_engine, create_read_pool
+from infra.kafka import build_kafka_broker
+from infra.settings import Settings
 from processors.consumer import register
 from processors.fetch import MediaFetcher
 from processors.ledger import ProjectionLedger
@@ -21,6 +20,7 @@ from processors.pipeline import PipelineConfig, run_analysis
 from processors.retry import RetryPolicy
 from processors.runtime import AnalysisRuntime
 from processors.stages.context import StageSettings
+from read_model.positions import LogEnds
 
 SOURCE = "/media-analysis/processor"
 PRODUCE_LINGER_MS = 5

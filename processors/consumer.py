@@ -28,8 +28,8 @@ from events import (
     EventDecodeError,
     decode,
 )
-from media_analysis.dead_letter import send_to_dead_letter
-from media_analysis.tolerant_parser import raw_records, tolerant_parser
+from infra.dead_letter import send_to_dead_letter
+from infra.record_parser import raw_records, tolerant_parser
 from processors.runtime import AnalysisRuntime
 
 log = logging.getLogger(__name__)

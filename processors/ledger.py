@@ -23,9 +23,9 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import AnalysisStarted, MediaAnalysisError
-from media_analysis.database import DRIVER_ERRORS, single_statement_reads
-from media_analysis.read_model import analysis_event, analysis_request
-from media_analysis.read_your_writes import ProjectionWatermark
+from infra.database import DRIVER_ERRORS, single_statement_reads
+from read_model.positions import ProjectionWatermark
+from read_model.tables import analysis_event, analysis_request
 
 log = logging.getLogger(__name__)
 

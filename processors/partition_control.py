@@ -13,8 +13,8 @@ from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
 from events import EVENTS_TOPIC
-from media_analysis.read_your_writes import LogEnds
 from processors.offsets import OffsetTracker
+from read_model.positions import LogEnds
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from functools import cache
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from media_analysis.read_model import POSITIONS_CHANNEL
 from projector.projection_schema import quoted
+from read_model.tables import POSITIONS_CHANNEL
 
 REQUEST_COLUMNS: tuple[tuple[str, str], ...] = (
     ("id", "uuid"),

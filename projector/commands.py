@@ -9,9 +9,9 @@ from typing import TextIO
 import uvloop
 
 from events import MediaAnalysisError
-from media_analysis.database import create_engine
-from media_analysis.heap import tune_collector
-from media_analysis.settings import Settings
+from infra.database import create_engine
+from infra.heap import tune_collector
+from infra.settings import Settings
 from projector.counts import recount
 from projector.rebuild import rebuild
 from projector.verify import verify

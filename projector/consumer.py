@@ -29,8 +29,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import EVENTS_TOPIC, EventDecodeError, decode_with_json
-from media_analysis.dead_letter import send_to_dead_letter
-from media_analysis.tolerant_parser import raw_records, tolerant_parser
+from infra.dead_letter import send_to_dead_letter
+from infra.record_parser import raw_records, tolerant_parser
 from projector.pipeline import BatchPipeline
 from projector.store import (
     BatchOutcome,

@@ -19,9 +19,9 @@ import asyncpg
 from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from media_analysis.analysis_fold import AnalysisState
-from media_analysis.read_model import analysis_count
 from projector.batch_sql import BatchSql
+from read_model.fold import AnalysisState
+from read_model.tables import analysis_count
 
 NO_TENANT = UUID(int=0)
 """The tenant of analyses created without one (access control off)."""

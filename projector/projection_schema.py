@@ -13,7 +13,7 @@ import re
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from media_analysis.read_model import (
+from read_model.tables import (
     analysis_count,
     analysis_event,
     analysis_request,

@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events import EVENTS_TOPIC, MediaAnalysisError
-from media_analysis.settings import Settings
+from infra.settings import Settings
 from projector import projection_schema as schemas
 from projector.progress import Progress
 from projector.replay import (

@@ -20,8 +20,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import EVENTS_TOPIC, MediaAnalysisError
-from media_analysis.database import create_engine
-from media_analysis.settings import Settings
+from infra.database import create_engine
+from infra.settings import Settings
 from projector.consumer import to_records
 from projector.pipeline import BatchPipeline
 from projector.store import Record, apply_batch, stored_positions

@@ -14,8 +14,8 @@ import sys
 
 import uvloop
 
-from media_analysis.heap import tune_collector
-from media_analysis.settings import Settings
+from infra.heap import tune_collector
+from infra.settings import Settings
 from projector import projection_schema as schemas
 from projector.replay import log_reader, replay, replay_engine
 

@@ -24,11 +24,11 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from events import EVENTS_TOPIC, AnalysisDeleted, Envelope, MediaAnalysisError
-from media_analysis.database import DRIVER_ERRORS
-from media_analysis.read_model import analysis_event, projection_position
+from infra.database import DRIVER_ERRORS
 from projector import counts
 from projector.batch_sql import JSON_REQUEST_COLUMNS, REQUEST_COLUMNS, BatchSql, sql_for
-from projector.fold import AnalysisState, apply
+from read_model.fold import AnalysisState, apply
+from read_model.tables import analysis_event, projection_position
 
 PROJECTION = "analysis_request"
 

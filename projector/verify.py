@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import EVENTS_TOPIC
-from media_analysis.settings import Settings
+from infra.settings import Settings
 from projector import projection_schema as schemas
 from projector.progress import Progress
 from projector.replay import Offsets, log_reader, remaining, replay_engine, replay_in_two

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Response
 
-from media_analysis.analysis_id import parse_analysis_id
-from media_analysis.artifacts import (
+from http_edge.auth import Tenant
+from http_edge.ids import parse_analysis_id
+from infra.artifacts import (
     ArtifactStore,
     build_artifact_store,
     content_type_for,
     is_safe_name,
 )
-from media_analysis.http_auth import Tenant
-from media_analysis.settings import Settings
+from infra.settings import Settings
 from query_api import views
 from query_api.routes import ContextDep
 

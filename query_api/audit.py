@@ -2,7 +2,7 @@
 moment folded from them (``GET /api/media/{id}/events?as_of=...``).
 
 Reads the ``analysis_event`` rows the projector stores; older schema versions are
-upcast on the way, and the fold is the projector's own (``media_analysis.analysis_fold``).
+upcast on the way, and the fold is the projector's own (``read_model.fold``).
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import EVENT_CLASSES, AnalysisDeleted, Envelope, EventDecodeError, MediaAnalysisError
 from events.upcasting import upcast
-from media_analysis.analysis_fold import AnalysisState, apply
-from media_analysis.analysis_id import parse_analysis_id
-from media_analysis.http_auth import Tenant
-from media_analysis.read_model import analysis_event
-from media_analysis.read_your_writes import ProjectionBehind
+from http_edge.auth import Tenant
+from http_edge.ids import parse_analysis_id
 from query_api import views
 from query_api.routes import ContextDep, catching_up
+from read_model.fold import AnalysisState, apply
+from read_model.positions import ProjectionBehind
+from read_model.tables import analysis_event
 
 router = APIRouter(prefix="/api/media", tags=["audit"])
 

@@ -10,20 +10,20 @@ import asyncpg
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from media_analysis.database import create_engine, create_read_pool, single_statement_reads
-from media_analysis.health import KafkaCheck, postgres_check
-from media_analysis.read_your_writes import CatchUp, LogEnds, ProjectionWatermark
-from media_analysis.settings import Settings
+from http_edge.health import KafkaCheck, postgres_check
+from infra.database import create_engine, create_read_pool, single_statement_reads
+from infra.settings import Settings
+from read_model.positions import CatchUp, LogEnds, ProjectionWatermark
 
 
 @dataclass(frozen=True, slots=True)
 class QueryContext:
     engine: AsyncEngine
     pool: asyncpg.Pool
-    """The status read's own pool (media_analysis.database.create_read_pool)."""
+    """The status read's own pool (infra.database.create_read_pool)."""
     listing_pool: asyncpg.Pool
     """The history listing's pool: its pages are planned with their LIMIT and
-    OFFSET on every execution (media_analysis.database.CUSTOM_PLANS)."""
+    OFFSET on every execution (infra.database.CUSTOM_PLANS)."""
     catch_up: CatchUp
     """What a read that finds nothing waits for before it answers 404."""
 

@@ -9,11 +9,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
-from media_analysis.analysis_id import AnalysisIdPath, parse_analysis_id
-from media_analysis.hot_path import json_response, query_model
-from media_analysis.http_auth import AUTH_SECURITY, Tenant, tenant_of
-from media_analysis.problems import problem_response
-from media_analysis.read_your_writes import ProjectionBehind, look_up_with_catch_up
+from http_edge.auth import AUTH_SECURITY, Tenant, tenant_of
+from http_edge.hot_path import json_response, query_model
+from http_edge.ids import AnalysisIdPath, parse_analysis_id
+from http_edge.problems import problem_response
 from query_api import cursor, views
 from query_api.bootstrap import QueryContext
 from query_api.schemas import (
@@ -24,6 +23,7 @@ from query_api.schemas import (
     Pagination,
     ResultSummary,
 )
+from read_model.positions import ProjectionBehind, look_up_with_catch_up
 
 router = APIRouter(prefix="/api/media", tags=["queries"])
 
@@ -95,7 +95,7 @@ def _status_body(row: dict[str, Any]) -> AnalysisStatus:
 )
 async def status(analysis_id: AnalysisIdPath, request: Request) -> Response:
     """Everything known about one analysis, straight from the projection."""
-    # The hot path: no dependencies, the body serialised once (media_analysis.hot_path).
+    # The hot path: no dependencies, the body serialised once (http_edge.hot_path).
     ctx: QueryContext = request.app.state.query
     uid = parse_analysis_id(analysis_id)
     tenant = await tenant_of(request)

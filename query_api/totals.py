@@ -17,8 +17,8 @@ from uuid import UUID
 import asyncpg
 from sqlalchemy import ColumnElement, and_, bindparam, func, literal_column, select
 
-from media_analysis.read_model import analysis_count, analysis_request
 from query_api.compiled import Compiled, compile_for_asyncpg
+from read_model.tables import analysis_count, analysis_request
 
 c = analysis_count
 t = analysis_request

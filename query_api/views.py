@@ -12,11 +12,11 @@ import asyncpg
 from sqlalchemy import ColumnElement, Integer, and_, bindparam, literal_column, or_, select, tuple_
 
 from events import MediaAnalysisError
-from media_analysis.database import DRIVER_ERRORS
-from media_analysis.read_model import analysis_request
+from infra.database import DRIVER_ERRORS
 from query_api import totals
 from query_api.compiled import Compiled, compile_for_asyncpg
 from query_api.cursor import Cursor
+from read_model.tables import analysis_request
 
 t = analysis_request
 NOT_DELETED: ColumnElement[str] = literal_column("'deleted'")
@@ -58,7 +58,7 @@ async def analysis_by_id(
     """The row, or None when unknown, or another tenant's (indistinguishable).
 
     Plain asyncpg, a prepared statement per connection: the hottest read of the
-    API (media_analysis.database.create_read_pool says why).
+    API (infra.database.create_read_pool says why).
     """
     try:
         async with pool.acquire() as conn:

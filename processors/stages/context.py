@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from events import AnalysisRequested, MediaAnalysisError
-from media_analysis.artifacts import ArtifactRef, ArtifactStore, LocalArtifactStore
+from infra.artifacts import ArtifactRef, ArtifactStore, LocalArtifactStore
 
 if TYPE_CHECKING:
-    from media_analysis.settings import Settings
+    from infra.settings import Settings
 
 
 class StageSkipped(MediaAnalysisError):

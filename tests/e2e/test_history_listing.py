@@ -30,10 +30,10 @@ from events import (
     AnalysisStarted,
     new_envelope,
 )
-from media_analysis.database import create_engine
-from media_analysis.read_model import analysis_request
-from media_analysis.settings import Settings
+from infra.database import create_engine
+from infra.settings import Settings
 from projector.store import Record, apply_batch
+from read_model.tables import analysis_request
 from tests.partitions import own_partition
 
 pytestmark = pytest.mark.stack

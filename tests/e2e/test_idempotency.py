@@ -13,9 +13,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from media_analysis.database import create_engine
-from media_analysis.read_model import analysis_event, analysis_request
-from media_analysis.settings import Settings
+from infra.database import create_engine
+from infra.settings import Settings
+from read_model.tables import analysis_event, analysis_request
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.stack

@@ -19,10 +19,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import func, select
 
 from events import EVENTS_TOPIC, Envelope, decode
-from media_analysis.database import create_engine
-from media_analysis.read_model import analysis_event, analysis_request, projection_position
-from media_analysis.settings import Settings
-from projector.fold import AnalysisState, apply
+from infra.database import create_engine
+from infra.settings import Settings
+from read_model.fold import AnalysisState, apply
+from read_model.tables import analysis_event, analysis_request, projection_position
 from tests.e2e.test_processing_runtime import read_topic
 
 REQUESTED = "media-analysis.analysis.requested"

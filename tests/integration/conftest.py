@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from media_analysis.database import create_engine
-from media_analysis.settings import Settings
+from infra.database import create_engine
+from infra.settings import Settings
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ import pytest
 
 from command_api.estimates import DEFAULT_SECONDS, MedianDurationEstimator
 from events import AnalysisCompleted, AnalysisFailed, AnalysisRequested, new_envelope
-from media_analysis.database import create_engine
-from media_analysis.settings import Settings
+from infra.database import create_engine
+from infra.settings import Settings
 from projector.store import Record, apply_batch
 from tests.conftest import BIN, free_port
 from tests.partitions import own_partition

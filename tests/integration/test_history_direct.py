@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from media_analysis import api
-from media_analysis.settings import Settings
+from entrypoints import app as api
+from infra.settings import Settings
 
 QUERIES = [
     "",

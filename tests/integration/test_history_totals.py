@@ -22,10 +22,10 @@ from events import (
     Envelope,
     new_envelope,
 )
-from media_analysis.read_model import analysis_count, analysis_request
 from projector.counts import recount
 from projector.store import Record, apply_batch
 from query_api.totals import Filters, total
+from read_model.tables import analysis_count, analysis_request
 from tests.partitions import own_partition
 
 MEDIA = ("video", "audio", "image")

@@ -11,7 +11,7 @@ from uuid import uuid4
 
 import pytest
 
-from media_analysis.artifacts import LocalArtifactStore, UnsafeArtifactName
+from infra.artifacts import LocalArtifactStore, UnsafeArtifactName
 from processors.errors import StageError
 from processors.media_tool import run_tool
 

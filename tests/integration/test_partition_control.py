@@ -9,8 +9,8 @@ from uuid import uuid4
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from events import EVENTS_TOPIC, AnalysisRequested, new_envelope
-from media_analysis.read_your_writes import LogEnds
 from processors.partition_control import PartitionControl
+from read_model.positions import LogEnds
 from tests.integration.log_tools import produce
 
 

@@ -1,7 +1,7 @@
 """Statements prepared while the table was young keep fitting plans as it grows
 (real PostgreSQL): the history listing's pool, the projector's engine and the
 replay's engines (rebuild, verify) plan every execution with its parameters
-(media_analysis.database.CUSTOM_PLANS)."""
+(infra.database.CUSTOM_PLANS)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from media_analysis.database import create_engine, create_read_pool
-from media_analysis.settings import Settings
+from infra.database import create_engine, create_read_pool
+from infra.settings import Settings
 from projector import projection_schema as schemas
 from projector.batch_sql import batch_sql
 from projector.bootstrap import build_broker

@@ -22,9 +22,9 @@ from events import (
     encode,
     new_envelope,
 )
-from media_analysis.read_model import analysis_event, analysis_request
 from projector.consumer import to_records
 from projector.store import Record, apply_batch, stored_positions
+from read_model.tables import analysis_event, analysis_request
 from tests.partitions import own_partition
 
 

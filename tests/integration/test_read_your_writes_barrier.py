@@ -16,14 +16,11 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 
 from events import EVENTS_TOPIC, AnalysisRequested, new_envelope
-from media_analysis import read_your_writes
-from media_analysis.database import asyncpg_dsn, create_engine
-from media_analysis.read_model import (
-    POSITIONS_CHANNEL,
-    projection_position,
-    read_positions_notice,
-)
-from media_analysis.read_your_writes import (
+from infra.database import asyncpg_dsn, create_engine
+from infra.settings import Settings
+from projector.store import Record, apply_batch, stored_positions
+from read_model import positions as read_your_writes
+from read_model.positions import (
     NOTICES_APPLICATION,
     PROJECTION,
     CatchUp,
@@ -31,8 +28,11 @@ from media_analysis.read_your_writes import (
     ProjectionBehind,
     ProjectionWatermark,
 )
-from media_analysis.settings import Settings
-from projector.store import Record, apply_batch, stored_positions
+from read_model.tables import (
+    POSITIONS_CHANNEL,
+    projection_position,
+    read_positions_notice,
+)
 from tests.conftest import free_port
 from tests.integration.log_tools import produce
 from tests.partitions import own_partition, own_partitions

@@ -10,8 +10,8 @@ from uuid import uuid4
 
 from sqlalchemy import text
 
-from media_analysis.database import create_engine
-from media_analysis.settings import Settings
+from infra.database import create_engine
+from infra.settings import Settings
 from projector import projection_schema as schemas
 from projector.replay import replay_engine
 

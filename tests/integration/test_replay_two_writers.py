@@ -22,7 +22,7 @@ from events import (
     Envelope,
     new_envelope,
 )
-from media_analysis.settings import Settings
+from infra.settings import Settings
 from projector import projection_schema as schemas
 from projector.replay import end_offsets, log_reader, replay, replay_in_two
 from projector.store import stored_positions

@@ -22,7 +22,7 @@ from events import (
     AnalysisRequested,
     AnalysisStarted,
 )
-from media_analysis.artifacts import LocalArtifactStore
+from infra.artifacts import LocalArtifactStore
 from processors.fetch import MediaFetcher
 from processors.pipeline import PipelineConfig, run_analysis
 from processors.stages.context import StageSettings

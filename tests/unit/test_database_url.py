@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.engine import make_url
 
-from media_analysis.database import asyncpg_dsn
+from infra.database import asyncpg_dsn
 
 
 def test_the_asyncpg_dsn_drops_the_driver_and_keeps_the_password() -> None:

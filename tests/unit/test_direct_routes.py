@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Request, R
 from fastapi.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
-from media_analysis.direct_routes import DirectRoutes
+from http_edge.direct_routes import DirectRoutes
 
 
 class Refused(Exception):

@@ -12,7 +12,7 @@ from events import (
     AnalysisRequested,
     new_envelope,
 )
-from projector.fold import AnalysisState, apply
+from read_model.fold import AnalysisState, apply
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

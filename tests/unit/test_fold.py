@@ -18,8 +18,8 @@ from events import (
     AnalysisStarted,
     new_envelope,
 )
-from media_analysis import analysis_fold
-from projector.fold import AnalysisState, apply
+from read_model import fold as analysis_fold
+from read_model.fold import AnalysisState, apply
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

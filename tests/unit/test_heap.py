@@ -6,13 +6,13 @@ import json
 import subprocess
 import sys
 
-from media_analysis.heap import YOUNG_COLLECTION_THRESHOLD
+from infra.heap import YOUNG_COLLECTION_THRESHOLD
 
 
 def test_after_tuning_the_start_up_heap_is_frozen_and_young_collections_are_rarer() -> None:
     # In a fresh interpreter: the collector's state is process-wide.
     probe = (
-        "import gc, json; import media_analysis.api; from media_analysis.heap import tune_collector; "
+        "import gc, json; import entrypoints.app; from infra.heap import tune_collector; "
         "before = gc.get_threshold(); tune_collector(); "
         "print(json.dumps([before, gc.get_threshold(), gc.get_freeze_count()]))"
     )

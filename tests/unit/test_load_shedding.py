@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from media_analysis.load_shedding import InFlightLimit
+from http_edge.load_shedding import InFlightLimit
 
 
 def _app(release: asyncio.Event, entered: asyncio.Semaphore) -> InFlightLimit:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from media_analysis.read_model import read_positions_notice
+from read_model.tables import read_positions_notice
 
 # As PostgreSQL's json_build_object writes it (projector/batch_sql.py).
 NOTICE = (

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from events import AnalysisDeleted, Envelope, UnsupportedVersion, decode
-from projector.fold import AnalysisState, apply
+from read_model.fold import AnalysisState, apply
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "events"
 

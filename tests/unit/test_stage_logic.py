@@ -7,7 +7,7 @@ from uuid import uuid4
 
 import pytest
 
-from media_analysis.artifacts import content_type_for, download_path, is_safe_name
+from infra.artifacts import content_type_for, download_path, is_safe_name
 from processors.llm import parse_answer
 from processors.sniff import document_kind, looks_like_text, media_type_from_probe
 from processors.stages.audio import parse_loudness, parse_silences

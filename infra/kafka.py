@@ -8,7 +8,7 @@ import logging
 
 from faststream.kafka import KafkaBroker
 
-from media_analysis.settings import Settings
+from infra.settings import Settings
 
 
 def build_kafka_broker(settings: Settings, client_id: str, *, linger_ms: int = 0) -> KafkaBroker:

@@ -6,7 +6,7 @@ than half of its CPU in Starlette's and FastAPI's layers between the last
 middleware and the endpoint: matching the path against every route in turn,
 the request and exception wrappers, and solving the route's (path parameter)
 dependencies. The hot endpoints need none of that: they take the ``Request``
-and parse it themselves (:mod:`media_analysis.hot_path`). This layer calls
+and parse it themselves (:mod:`http_edge.hot_path`). This layer calls
 them directly and turns what they raise into the same answers FastAPI would,
 with the app's own exception handlers. Everything else, and any request it
 does not recognise exactly (another method, HEAD, a trailing slash), goes on

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from media_analysis.problems import problem
+from http_edge.problems import problem
 
 ALWAYS_ADMITTED = frozenset({"/healthz", "/readyz", "/metrics"})
 """Probes and scrapes must see an overloaded process as alive, not as down."""

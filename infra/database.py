@@ -8,7 +8,7 @@ import asyncpg
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from media_analysis.settings import Settings
+from infra.settings import Settings
 
 CUSTOM_PLANS = {"plan_cache_mode": "force_custom_plan"}
 """Server settings for connections whose statements must be planned with their

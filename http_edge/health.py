@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from media_analysis.problems import problem
+from http_edge.problems import problem
 
 Check = Callable[[], Awaitable[None]]
 """A readiness check: returns when the dependency answers, raises otherwise."""

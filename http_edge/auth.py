@@ -18,11 +18,11 @@ from uuid import UUID
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from media_analysis.api_keys import KeyResolver, KeyStoreUnavailable, key_hash
-from media_analysis.database import create_engine, single_statement_reads
-from media_analysis.problems import problem_response
-from media_analysis.rate_limit import TokenBuckets
-from media_analysis.settings import Settings
+from http_edge.api_keys import KeyResolver, KeyStoreUnavailable, key_hash
+from http_edge.problems import problem_response
+from http_edge.rate_limit import TokenBuckets
+from infra.database import create_engine, single_statement_reads
+from infra.settings import Settings
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <key>`.")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key.")

@@ -20,7 +20,7 @@ from uuid import UUID
 from events import MediaAnalysisError
 
 if TYPE_CHECKING:
-    from media_analysis.settings import Settings
+    from infra.settings import Settings
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}(\.[A-Za-z0-9]{1,8})?$")
 """Letters, digits, ``_`` and ``-``, one optional extension: no separators, no ``..``."""

@@ -6,7 +6,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from events import DEAD_LETTER_TOPIC, EVENTS_TOPIC, MediaAnalysisError
-from media_analysis.settings import Settings
+from infra.settings import Settings
 
 
 class TopicCreationFailed(MediaAnalysisError):

@@ -7,9 +7,9 @@ import sys
 from typing import TextIO
 from uuid import UUID, uuid4
 
-from media_analysis import api_keys
-from media_analysis.database import create_engine
-from media_analysis.settings import Settings
+from http_edge import api_keys
+from infra.database import create_engine
+from infra.settings import Settings
 
 
 async def _run(

@@ -29,14 +29,14 @@ from typing import TYPE_CHECKING
 
 import uvloop
 
-from media_analysis.heap import tune_collector
-from media_analysis.settings import Settings, configure_logging
+from infra.heap import tune_collector
+from infra.settings import Settings, configure_logging
 
 if TYPE_CHECKING:
     import uvicorn
     from faststream.kafka import KafkaBroker
 
-    from media_analysis.api import Side
+    from entrypoints.app import Side
     from processors.bootstrap import Close
 
 # Each command imports what it runs: a consumer or an admin command does not load
@@ -57,7 +57,7 @@ async def _until_signalled() -> None:
 def _api_server(settings: Settings, sides: tuple[Side, ...]) -> uvicorn.Server:
     import uvicorn
 
-    from media_analysis.api import build_app
+    from entrypoints.app import build_app
 
     config = uvicorn.Config(
         build_app(settings, sides),
@@ -128,7 +128,7 @@ def _serve_http(settings: Settings, sides: tuple[Side, ...]) -> None:
     import uvicorn
 
     # Imported before PROMETHEUS_MULTIPROC_DIR is set, as the workers' parent.
-    from media_analysis.api import FACTORIES
+    from entrypoints.app import FACTORIES
 
     with tempfile.TemporaryDirectory(prefix="media-analysis-metrics-") as samples:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = samples  # inherited by every worker
@@ -189,12 +189,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings)
     command: str = args.command
     if command == "migrate":
-        from media_analysis import migrations
+        from infra import migrations
 
         migrations.upgrade(settings)
         print("database migrated to head")
     elif command == "create-topics":
-        from media_analysis.topic_admin import ensure_topics
+        from infra.topic_admin import ensure_topics
 
         created = asyncio.run(ensure_topics(settings))
         print(f"topics ready (created: {', '.join(created) or 'none'})")
@@ -213,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error("projection needs an action: rebuild, verify or recount")
         return projection_command(args.action, settings)
     elif command == "keys":
-        from media_analysis.key_commands import keys_command
+        from entrypoints.key_commands import keys_command
 
         if args.action not in ("create", "list", "revoke"):
             parser.error("keys needs an action: create, list or revoke")

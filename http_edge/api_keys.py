@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import MediaAnalysisError
-from media_analysis.read_model import api_key
+from read_model.tables import api_key
 
 PREFIX = "ma_"
 

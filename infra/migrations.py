@@ -7,7 +7,7 @@ from pathlib import Path
 from alembic.config import Config
 
 from alembic import command
-from media_analysis.settings import Settings
+from infra.settings import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 

@@ -16,12 +16,12 @@ from fastapi import FastAPI
 from command_api.bootstrap import command_lifespan
 from command_api.routes import router as command_router
 from command_api.schemas import AnalyzeRequest
-from media_analysis import health, hot_path, metrics, problems
-from media_analysis.direct_routes import DirectRoutes, Endpoint
-from media_analysis.heap import tune_collector
-from media_analysis.http_auth import AUTH_RESPONSES, auth_lifespan
-from media_analysis.load_shedding import InFlightLimit
-from media_analysis.settings import Settings, configure_logging
+from http_edge import health, hot_path, metrics, problems
+from http_edge.auth import AUTH_RESPONSES, auth_lifespan
+from http_edge.direct_routes import DirectRoutes, Endpoint
+from http_edge.load_shedding import InFlightLimit
+from infra.heap import tune_collector
+from infra.settings import Settings, configure_logging
 from query_api.artifacts import artifact_router
 from query_api.audit import router as audit_router
 from query_api.bootstrap import query_lifespan
@@ -121,8 +121,8 @@ def query_api_app() -> FastAPI:
 
 
 FACTORIES: dict[tuple[Side, ...], str] = {
-    ("command", "query"): "media_analysis.api:api_app",
-    ("command",): "media_analysis.api:command_api_app",
-    ("query",): "media_analysis.api:query_api_app",
+    ("command", "query"): "entrypoints.app:api_app",
+    ("command",): "entrypoints.app:command_api_app",
+    ("query",): "entrypoints.app:query_api_app",
 }
 """Import strings of the factories, for uvicorn's worker processes."""

@@ -41,8 +41,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import EVENTS_TOPIC, MediaAnalysisError
-from media_analysis.database import asyncpg_dsn
-from media_analysis.read_model import (
+from infra.database import asyncpg_dsn
+from read_model.tables import (
     POSITIONS_CHANNEL,
     projection_position,
     read_positions_notice,

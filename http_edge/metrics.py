@@ -32,10 +32,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from events import EVENTS_TOPIC
-from media_analysis.database import create_engine
-from media_analysis.read_model import projection_position
-from media_analysis.read_your_writes import LogEnds
-from media_analysis.settings import Settings
+from infra.database import create_engine
+from infra.settings import Settings
+from read_model.positions import LogEnds
+from read_model.tables import projection_position
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,4 @@
+"""The read model both sides share: the projected tables, the analysis state
+and its fold, and the projection positions with their watermark and notices.
+The projector writes these tables; the command side only reads them (for
+read-your-writes and idempotency); the query side serves them."""
