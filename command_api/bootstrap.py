@@ -20,11 +20,9 @@ from infra.settings import Settings
 from read_model.positions import CatchUp, LogEnds, ProjectionWatermark
 
 PRODUCE_LINGER_MS = 5
-"""How long a POST's event waits for others to share its produce request. At 500
-POST/s and 1 ms nearly every POST was a produce request of its own; at 5 ms the
-API spent 0.92x the CPU per POST at 1,000 req/s, Kafka less as well, and the mix
-kept the machine about 3 points less busy (BENCHMARKS.md). The price is about
-4 ms on a POST's median answer (2.5-3.4 -> 6.4-6.5 ms at 1,000 req/s)."""
+"""How long a POST's event waits for others to share its produce request: fewer,
+larger produce requests cost the API and Kafka less CPU under load, for a few
+milliseconds on each POST's answer (docs/performance-notes.md)."""
 
 
 @dataclass(frozen=True, slots=True)

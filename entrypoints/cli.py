@@ -149,8 +149,8 @@ def _run(coro_factory: Callable[[], Awaitable[object]]) -> None:
     async def main() -> None:
         await coro_factory()
 
-    # uvloop: the API's request path, the Kafka clients and the database driver all
-    # run on this one loop; uvloop's is measurably cheaper per callback (BENCHMARKS.md).
+    # uvloop: the request path, the Kafka clients and the database driver all run
+    # on this one loop, and uvloop's costs less per callback.
     with contextlib.suppress(KeyboardInterrupt):
         uvloop.run(main())
 

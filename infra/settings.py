@@ -1,6 +1,6 @@
 """One ``Settings`` per process, read from the environment and a ``.env`` file.
 
-Every variable is documented in the README's settings table; nothing else in
+Every variable is documented in docs/settings.md; nothing else in
 the project reads ``os.environ``.
 """
 
