@@ -1,5 +1,6 @@
 # Media Analysis: the local stack without Docker, and the test suite.
 #   make up     start Kafka, PostgreSQL, migrations, topics and all services (background)
+#   make up LLM=local  the same, with a small local model answering prompts (offline draft)
 #   make down   stop exactly what `make up` started
 #   make test   lint, type-check, then the whole suite against a private real stack
 #   make logs   follow the service log
@@ -8,6 +9,7 @@
 #   make profile  py-spy one service under load (PROFILE_SERVICE, PROFILE_SCENARIO, PROFILE_RATE)
 #   make bench-mix  only the combined mix, MIX_ROUNDS times (before/after comparisons)
 #   make bench-start  how long analyses wait to start, at START_RATE a second
+#   make bench-answer  summary, OCR and local-model answer costs (no stack needed)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -16,7 +18,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STATE := $(CURDIR)/.state
 
-.PHONY: help venv deps up down status logs test test-faults lint format clean bench bench-mix bench-start profile
+.PHONY: help venv deps up down status logs test test-faults lint format clean bench bench-mix bench-start bench-answer profile
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -33,7 +35,7 @@ deps:
 	@scripts/system-deps.sh
 
 up: deps venv
-	@scripts/stack.sh up
+	@LLM=$(LLM) scripts/stack.sh up
 
 down:
 	@scripts/stack.sh down
@@ -74,3 +76,6 @@ bench-mix: deps venv
 
 bench-start: deps venv
 	@BENCH_DRIVER=benchmarks.start_lag scripts/bench.sh
+
+bench-answer: deps venv
+	@scripts/bench-answer.sh

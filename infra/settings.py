@@ -85,6 +85,18 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_model: str = "gpt-4o-mini"
     llm_timeout_seconds: float = Field(default=60, gt=0)
+    llm_max_tokens: int = Field(default=512, ge=16, le=32_768)
+    llm_temperature: float = Field(default=0.2, ge=0, le=2)
+    llm_context_tokens: int = Field(default=8192, ge=512)
+    llm_max_chunks: int = Field(default=12, ge=1, le=100)
+    llm_vision: bool = False
+    llm_vision_max_images: int = Field(default=4, ge=1, le=16)
+    summary_max_chars: int = Field(default=600, ge=100, le=5000)
+    ocr_max_frames: int = Field(default=4, ge=0, le=24)
+    ocr_max_pages: int = Field(default=10, ge=0, le=200)
+    ocr_max_side: int = Field(default=1600, ge=320, le=4096)
+    ocr_min_confidence: float = Field(default=0.5, ge=0, le=1)
+    ocr_threads: int = Field(default=2, ge=1, le=64)
 
     # Projector
     projector_group_id: str = Field(default="media-analysis-projector", min_length=1)

@@ -10,8 +10,12 @@ export MA_KAFKA_PORT="${MA_TEST_KAFKA_PORT:-19092}"
 export MA_KAFKA_CONTROLLER_PORT="${MA_TEST_KAFKA_CONTROLLER_PORT:-19093}"
 export MA_PG_PORT="${MA_TEST_PG_PORT:-15433}"
 export MA_PG_FAST=1
+# The local model server (scripts/llm-server.sh) behind the answer-stage tests;
+# its first install builds llama-cpp-python once, cached for later runs.
+export MA_LLM_PORT="${MA_TEST_LLM_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 
 stop_stack() {
+  scripts/llm-server.sh stop >/dev/null 2>&1 || true
   scripts/kafka.sh stop >/dev/null 2>&1 || true
   scripts/postgres.sh stop >/dev/null 2>&1 || true
 }
@@ -24,6 +28,8 @@ trap stop_stack EXIT
 
 scripts/kafka.sh start || exit 1
 scripts/postgres.sh start || exit 1
+scripts/llm-server.sh start || exit 1
+export MA_TEST_LLM_URL="$(scripts/llm-server.sh url)"
 export KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$MA_KAFKA_PORT"
 DATABASE_URL="$(scripts/postgres.sh url)"
 export DATABASE_URL

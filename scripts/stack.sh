@@ -3,6 +3,8 @@
 # up: Kafka and PostgreSQL (unless KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL name
 # existing ones), migrations, topics, a sample-media server and every service,
 # in the background; returns once /readyz is green. down: stops what up started.
+# LLM=local (`make up LLM=local`): also the local "offline draft" model server
+# (scripts/llm-server.sh), which then answers the prompts.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -56,6 +58,17 @@ sample_media() {
     --bind 127.0.0.1 --directory "$dir"
 }
 
+local_llm() {  # LLM=local: the small local model answers, unless LLM_BASE_URL names another
+  [[ "${LLM:-}" == "local" ]] || return 0
+  if [[ -n "$(env_value LLM_BASE_URL)" ]]; then
+    say "LLM=local ignored: LLM_BASE_URL is set"; return 0
+  fi
+  scripts/llm-server.sh start
+  touch "$RUN/started-llm"
+  export LLM_BASE_URL="$(scripts/llm-server.sh url)" LLM_MODEL=smollm2-135m-instruct
+  export LLM_CONTEXT_TOKENS="${MA_LLM_CONTEXT:-4096}" LLM_MAX_TOKENS="${LLM_MAX_TOKENS:-256}"
+}
+
 wait_ready() {
   local url="$1"
   for _ in $(seq 1 120); do
@@ -93,6 +106,7 @@ up() {
   "$BIN/media-analysis" migrate
   "$BIN/media-analysis" create-topics
   sample_media
+  local_llm
   start_bg services "$LOGS/services.log" "$BIN/media-analysis" all
   api_host="$(env_value API_HOST)"; api_port="$(env_value API_PORT)"
   local base="http://${api_host:-127.0.0.1}:${api_port:-8000}"
@@ -101,6 +115,7 @@ up() {
 [stack] ready: $base  (OpenAPI docs: $base/docs)
 [stack] Kafka: $KAFKA_BOOTSTRAP_SERVERS   PostgreSQL: ${DATABASE_URL%%@*}@…
 [stack] sample media: http://127.0.0.1:$SAMPLES_PORT/sample.mp4
+[stack] answers: ${LLM_BASE_URL:+the model at $LLM_BASE_URL}${LLM_BASE_URL:-extractive summaries (no LLM configured; make up LLM=local for a local draft model)}
 [stack] logs: $LOGS/services.log (make logs); Kafka and PostgreSQL logs under $MA_STATE_DIR
 [stack] stop with: make down
 MSG
@@ -109,6 +124,7 @@ MSG
 down() {
   stop_pid services
   stop_pid samples
+  if [[ -f "$RUN/started-llm" ]]; then scripts/llm-server.sh stop; rm -f "$RUN/started-llm"; fi
   if [[ -f "$RUN/started-kafka" ]]; then scripts/kafka.sh stop; rm -f "$RUN/started-kafka"; fi
   if [[ -f "$RUN/started-postgres" ]]; then scripts/postgres.sh stop; rm -f "$RUN/started-postgres"; fi
 }
@@ -119,6 +135,7 @@ status() {
   done
   scripts/kafka.sh status || true
   scripts/postgres.sh status || true
+  if [[ -f "$RUN/started-llm" ]]; then scripts/llm-server.sh status || true; fi
 }
 
 case "${1:-}" in

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -24,12 +25,15 @@ class Recorded:
 
 @dataclass
 class ProviderServer:
-    """Answers every POST with ``status`` and the JSON ``reply`` (set by tests)."""
+    """Answers every POST with ``status`` and the JSON ``reply`` (set by tests),
+    or with what ``respond`` returns for the request's JSON body: (status, body),
+    the body sent as is when it is bytes."""
 
     expected_path: str
     reply: dict[str, Any] = field(default_factory=dict)
     status: int = 200
     requests: list[Recorded] = field(default_factory=list)
+    respond: Callable[[Any], tuple[int, Any]] | None = None
 
     def __post_init__(self) -> None:
         server = self
@@ -51,8 +55,10 @@ class ProviderServer:
                     )
                 )
                 known = url.path == server.expected_path
-                status = server.status if known else 404
-                body = json.dumps(server.reply if known else {"error": "not found"}).encode()
+                status, reply = (server.status, server.reply) if known else (404, {"error": "?"})
+                if known and server.respond is not None:
+                    status, reply = server.respond(json.loads(server.requests[-1].body))
+                body = reply if isinstance(reply, bytes) else json.dumps(reply).encode()
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(body)))

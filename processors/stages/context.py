@@ -39,6 +39,18 @@ class StageSettings:
     llm_api_key: str | None = None
     llm_model: str = "gpt-4o-mini"
     llm_timeout_seconds: float = 60
+    llm_max_tokens: int = 512
+    llm_temperature: float = 0.2
+    llm_context_tokens: int = 8192
+    llm_max_chunks: int = 12
+    llm_vision: bool = False
+    llm_vision_max_images: int = 4
+    summary_max_chars: int = 600
+    ocr_max_frames: int = 4
+    ocr_max_pages: int = 10
+    ocr_max_side: int = 1600
+    ocr_min_confidence: float = 0.5
+    ocr_threads: int = 2
     max_pixels: int = 50_000_000
     max_duration_seconds: float = 4 * 3600
 
@@ -61,6 +73,18 @@ class StageSettings:
             llm_api_key=secret(settings.llm_api_key),
             llm_model=settings.llm_model,
             llm_timeout_seconds=settings.llm_timeout_seconds,
+            llm_max_tokens=settings.llm_max_tokens,
+            llm_temperature=settings.llm_temperature,
+            llm_context_tokens=settings.llm_context_tokens,
+            llm_max_chunks=settings.llm_max_chunks,
+            llm_vision=settings.llm_vision,
+            llm_vision_max_images=settings.llm_vision_max_images,
+            summary_max_chars=settings.summary_max_chars,
+            ocr_max_frames=settings.ocr_max_frames,
+            ocr_max_pages=settings.ocr_max_pages,
+            ocr_max_side=settings.ocr_max_side,
+            ocr_min_confidence=settings.ocr_min_confidence,
+            ocr_threads=settings.ocr_threads,
             max_pixels=settings.media_max_pixels,
             max_duration_seconds=settings.media_max_duration_seconds,
         )

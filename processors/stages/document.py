@@ -1,5 +1,6 @@
 """The document stage: text of a PDF (pypdf), an HTML page (visible text) or
-plain text, with page and word counts."""
+plain text, with page and word counts; PDF pages without a text layer (scans)
+are listed for the OCR stage."""
 
 from __future__ import annotations
 
@@ -76,11 +77,14 @@ def extract(path: Path, content_type: str | None) -> dict[str, Any]:
     data = path.read_bytes()
     title: str | None = None
     pages: int | None = None
+    blank: list[int] = []
     if kind == "pdf":
         try:
             reader = PdfReader(io.BytesIO(data))
             pages = len(reader.pages)
-            text = "\n\n".join(page.extract_text() or "" for page in reader.pages)
+            texts = [page.extract_text() or "" for page in reader.pages]
+            blank = [number for number, t in enumerate(texts, 1) if not t.strip()]
+            text = "\n\n".join(texts)
             meta = reader.metadata
             title = str(meta.title) if meta is not None and meta.title else None
         except (PyPdfError, ValueError, KeyError, TypeError) as exc:
@@ -99,6 +103,7 @@ def extract(path: Path, content_type: str | None) -> dict[str, Any]:
         "kind": kind,
         "title": title,
         "page_count": pages,
+        "pages_without_text": blank,
         "word_count": len(text.split()),
         "character_count": len(text),
         "text": text[:MAX_TEXT_CHARS],

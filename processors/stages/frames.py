@@ -4,6 +4,7 @@ and a contact sheet: one tiled JPEG of those frames with their timestamps."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import ffmpeg
@@ -37,44 +38,56 @@ def label(seconds: float) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:06.3f}"
 
 
+def video_duration(ctx: StageContext) -> float:
+    video = ctx.streams("video")
+    stream = video[0].get("duration") if video else None
+    return float((ctx.probe or {}).get("duration") or stream or 0)
+
+
+async def grab_frame(ctx: StageContext, at: float, target: Path) -> None:
+    """The frame at ``at`` seconds as a JPEG at most MAX_FRAME_WIDTH wide; no file
+    when ``at`` is past the last decodable frame."""
+    await run_checked(
+        [
+            "ffmpeg",
+            *FFMPEG_QUIET,
+            "-loglevel",
+            "error",
+            "-ss",
+            f"{at:.3f}",
+            *safe_input_options(),
+            "-i",
+            f"file:{ctx.media}",
+            "-map",
+            "0:v:0",
+            "-frames:v",
+            "1",
+            "-vf",
+            f"scale='min({MAX_FRAME_WIDTH},iw)':-2",
+            "-q:v",
+            "3",
+            "-update",
+            "1",
+            f"file:{target}",
+        ],
+        timeout=ctx.settings.timeout_seconds,
+        what=f"frame extraction at {at:.3f}s",
+    )
+
+
 async def extract_frames(ctx: StageContext) -> dict[str, Any]:
     if not (ctx.option("extract_frames") or ctx.option("generate_contact_sheet")):
         raise StageSkipped("neither extract_frames nor generate_contact_sheet was requested")
     video = ctx.streams("video")
     if not video:
         raise StageSkipped("the media has no video stream")
-    duration = float((ctx.probe or {}).get("duration") or video[0].get("duration") or 0)
+    duration = video_duration(ctx)
     count = frame_count(ctx) if duration > 0 else 1
     frames = []
     for index, at in enumerate(timestamps(duration, count) if duration > 0 else [0.0], 1):
         name = f"frame-{index:02d}.jpg"
         target = ctx.workdir / name
-        await run_checked(
-            [
-                "ffmpeg",
-                *FFMPEG_QUIET,
-                "-loglevel",
-                "error",
-                "-ss",
-                f"{at:.3f}",
-                *safe_input_options(),
-                "-i",
-                f"file:{ctx.media}",
-                "-map",
-                "0:v:0",
-                "-frames:v",
-                "1",
-                "-vf",
-                f"scale='min({MAX_FRAME_WIDTH},iw)':-2",
-                "-q:v",
-                "3",
-                "-update",
-                "1",
-                f"file:{target}",
-            ],
-            timeout=ctx.settings.timeout_seconds,
-            what=f"frame extraction at {at:.3f}s",
-        )
+        await grab_frame(ctx, at, target)
         if not target.exists():  # past the last decodable frame: nothing to keep
             continue
         ctx.frames.append((target, at))

@@ -11,6 +11,7 @@ from processors.stages.document import extract_document
 from processors.stages.frames import contact_sheet, extract_frames
 from processors.stages.identify import probe
 from processors.stages.image import describe_image
+from processors.stages.ocr import read_text
 from processors.stages.transcript import transcribe
 
 PROBE = Stage("probe", probe, essential=True)
@@ -19,13 +20,14 @@ _FRAMES = Stage("frames", extract_frames)
 _CONTACT_SHEET = Stage("contact_sheet", contact_sheet)
 _AUDIO = Stage("audio", analyse_audio)
 _TRANSCRIPT = Stage("transcript", transcribe)
+_OCR = Stage("ocr", read_text)
 _ANSWER = Stage("answer", answer)
 
 STAGES_BY_MEDIA_TYPE: dict[str, tuple[Stage, ...]] = {
-    "video": (_FRAMES, _CONTACT_SHEET, _AUDIO, _TRANSCRIPT, _ANSWER),
+    "video": (_FRAMES, _CONTACT_SHEET, _OCR, _AUDIO, _TRANSCRIPT, _ANSWER),
     "audio": (_AUDIO, _TRANSCRIPT, _ANSWER),
-    "image": (Stage("image", describe_image, essential=True), _ANSWER),
-    "document": (Stage("document", extract_document, essential=True), _ANSWER),
+    "image": (Stage("image", describe_image, essential=True), _OCR, _ANSWER),
+    "document": (Stage("document", extract_document, essential=True), _OCR, _ANSWER),
 }
 
 
