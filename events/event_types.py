@@ -76,8 +76,16 @@ class AnalysisCompleted(AnalysisEvent):
     TYPE: ClassVar[str] = "media-analysis.analysis.completed"
 
     results: dict[str, Any] = Field(description="Per-stage results, see results.schema.json.")
-    summary: str | None = Field(default=None, description="Answer to the prompt, if any.")
-    topics: list[str] = Field(default_factory=list, description="Topics found, if any.")
+    summary: str | None = Field(
+        default=None,
+        description="What the media contains, or the LLM's answer to the prompt when one is "
+        "configured (results.answer.method says which); null only in older events.",
+    )
+    topics: list[str] = Field(
+        default_factory=list,
+        description="Key phrases of the media's words (or its description's tags), or the "
+        "LLM's topics.",
+    )
 
 
 class AnalysisFailed(AnalysisEvent):

@@ -172,7 +172,7 @@ class OpenAICompatibleLLM:
                 raise ProviderError(
                     f"cannot reach the LLM provider: {exc}", retryable=True
                 ) from exc
-            except openai.OpenAIError as exc:  # an answer the SDK cannot read
+            except (openai.OpenAIError, ValueError) as exc:  # a body the SDK cannot read
                 raise ProviderError(
                     f"the LLM provider's answer is unreadable: {exc}", retryable=False
                 ) from exc

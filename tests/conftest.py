@@ -253,3 +253,17 @@ def wait_for_status(
 
     result: dict[str, Any] = wait_until(reached, timeout=timeout, interval=0.2, what=str(statuses))
     return result
+
+
+LOCAL_MODEL = "smollm2-135m-instruct"
+"""The model name scripts/llm-server.sh serves (SmolLM2-135M-Instruct, Q4_1)."""
+
+
+@pytest.fixture(scope="session")
+def local_llm_url() -> str:
+    """The OpenAI-compatible base URL of the local llama.cpp server that
+    scripts/run-tests.sh started (scripts/llm-server.sh)."""
+    url = os.environ.get("MA_TEST_LLM_URL")
+    if not url:
+        pytest.fail("MA_TEST_LLM_URL not set: run the suite with `make test`, which starts it")
+    return url

@@ -1,6 +1,7 @@
 """Media the stage tests analyse, made on the spot: speech from espeak-ng
-muxed onto an ffmpeg test pattern, audio with a silent gap, a PNG, a
-handwritten PDF; and the results JSON Schema check."""
+muxed onto an ffmpeg test pattern, audio with a silent gap, a PNG, a picture
+of text (ffmpeg drawtext), a handwritten PDF and a scanned one (a picture per
+page, no text layer); and the results JSON Schema check."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import jsonschema
 
 ROOT = Path(__file__).resolve().parents[1]
 SENTENCE = "We will walk to the park and read a good book in the morning"
+BECKETT = "Ever tried. Ever failed. No matter. Try again. Fail again. Fail better."
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 PDF_LINES = ("Quarterly report for the garden club", "Tomatoes grew well this summer")
 
 
@@ -55,6 +58,26 @@ def png_image(path: Path, size: str = "640x360") -> Path:
         "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
         "-f", "lavfi", "-i", f"testsrc=size={size}:rate=1", "-frames:v", "1", str(path),
     )  # fmt: skip
+    return path
+
+
+def text_image(path: Path, text: str, size: str = "800x200") -> Path:
+    """Dark text on a white picture, rendered by ffmpeg's drawtext."""
+    _run(
+        "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+        "-f", "lavfi", "-i", f"color=c=white:s={size}",
+        "-vf", f"drawtext=fontfile={FONT}:text='{text}':fontsize=44:fontcolor=black:x=30:y=(h-th)/2",
+        "-frames:v", "1", str(path),
+    )  # fmt: skip
+    return path
+
+
+def scanned_pdf(path: Path, text: str) -> Path:
+    """A one-page PDF that is only a picture of ``text`` (as a scanner makes)."""
+    from PIL import Image  # Pillow comes with rapidocr-onnxruntime
+
+    with Image.open(text_image(path.with_suffix(".png"), text)) as picture:
+        picture.convert("RGB").save(path, format="PDF", resolution=72, quality=95)
     return path
 
 

@@ -20,6 +20,8 @@ from processors.answering.describe import describe, language
 
 MAX_UNITS = 2000
 """Sentences considered (the first ones): bounds the cost on long media."""
+KEYPHRASE_CHARS = 60_000
+"""Text YAKE reads (the start): its cost grows with the text, about linearly."""
 MAX_TOPICS = 8
 MAX_PICKED = 6
 ENDINGS = ".!?\u3002\uff01\uff1f"  # and the ideographic full stop, ! and ?
@@ -121,7 +123,7 @@ def keyphrases(text: str, lang: str, top: int = 20) -> list[tuple[str, float]]:
         return []
     code = _YAKE_CODES.get(lang, lang) if stop_words(lang) else "en"
     extractor = yake.KeywordExtractor(lan=code, n=3, top=top, dedup_lim=0.8)
-    return [(str(p), float(s)) for p, s in extractor.extract_keywords(text)]
+    return [(str(p), float(s)) for p, s in extractor.extract_keywords(text[:KEYPHRASE_CHARS])]
 
 
 def _stems(text: str, ignore: frozenset[str]) -> set[str]:

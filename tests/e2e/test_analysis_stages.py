@@ -1,10 +1,11 @@
 """The analysis stages end to end: real media made on the spot, served on
-127.0.0.1, analysed by the processor service with real ffmpeg and the
-offline faster-whisper, results read back through the query API and the
-artifacts downloaded from it."""
+127.0.0.1, analysed by the processor service with real ffmpeg, the offline
+faster-whisper and OCR, nothing configured (no LLM: the extractive answer),
+results read back through the query API and the artifacts downloaded from it."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -14,6 +15,7 @@ import pytest
 
 from tests.conftest import MediaServer, wait_for_status
 from tests.stage_samples import (
+    BECKETT,
     SENTENCE,
     assert_valid_results,
     decodes_as_jpeg,
@@ -21,7 +23,9 @@ from tests.stage_samples import (
     png_image,
     share_of_words_heard,
     speech_video,
+    speech_wav,
     speech_with_gap,
+    text_image,
 )
 
 pytestmark = pytest.mark.stack
@@ -35,11 +39,12 @@ def analyse(
     media_type: str,
     options: dict[str, bool] | None = None,
     config: dict[str, Any] | None = None,
+    prompt: str = "What is said and shown?",
 ) -> dict[str, Any]:
     response = client.post(
         "/api/media/analyze",
         json={
-            "prompt": "What is said and shown?",
+            "prompt": prompt,
             "media_url": url,
             "media_type": media_type,
             "options": options or {},
@@ -51,7 +56,24 @@ def analyse(
     assert done["status"] == "completed", done["error_message"]
     assert done["progress"] == 100
     assert_valid_results(done["results"])
+    summary = done["result_summary"]
+    assert summary["summary"] == done["results"]["answer"]["summary"]
+    assert summary["summary"].strip()
+    assert summary["topics"]
+    assert done["results"]["answer"]["method"] == "extractive"
     return done
+
+
+def make_sample_clip(path: Path) -> Path:
+    """The clip `make up` serves (scripts/stack.sh): a test pattern and a tone."""
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+         "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=6",
+         "-f", "lavfi", "-i", "sine=frequency=440:duration=6",
+         "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(path)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    return path
 
 
 def statuses(results: dict[str, Any]) -> dict[str, str]:
@@ -72,11 +94,17 @@ def test_given_a_video_with_speech_when_analysed_then_frames_sheet_loudness_and_
         "probe": "completed",
         "frames": "completed",
         "contact_sheet": "completed",
+        "ocr": "completed",
         "audio": "completed",
         "transcript": "completed",
-        "answer": "skipped",
+        "answer": "completed",
     }
-    assert results["stages"]["answer"]["reason"] == "no LLM provider configured"
+    assert "llm_error" not in results["answer"]
+    assert [item["timestamp"] for item in results["ocr"]["items"]] == [
+        f["timestamp"] for f in results["frames"]["frames"]
+    ]
+    assert "Said: [0:0" in done["result_summary"]["summary"]
+    assert "walk" in done["result_summary"]["summary"]
     assert {s["type"] for s in results["probe"]["streams"]} == {"video", "audio"}
     frames = results["frames"]["frames"]
     assert len(frames) == 4
@@ -129,7 +157,7 @@ def test_given_audio_declared_unknown_when_analysed_then_it_is_audio_with_silenc
         "probe": "completed",
         "audio": "completed",
         "transcript": "completed",
-        "answer": "skipped",
+        "answer": "completed",
     }
     gaps = [s for s in results["audio"]["silences"] if s["duration"] >= 1.5]
     assert len(gaps) == 1, results["audio"]["silences"]
@@ -169,13 +197,70 @@ def test_given_a_pdf_declared_unknown_when_analysed_then_its_text_pages_and_word
         "fetch": "completed",
         "probe": "skipped",
         "document": "completed",
-        "answer": "skipped",
+        "ocr": "skipped",
+        "answer": "completed",
     }
+    assert results["stages"]["ocr"]["reason"] == "every page has a text layer"
     document = results["document"]
     assert document["kind"] == "pdf"
     assert document["page_count"] == 2
     assert document["word_count"] == 11
     assert "Tomatoes grew well" in document["text"]
+    summary = results["answer"]["summary"]
+    assert summary.startswith("2-page PDF document of 11 words.")
+    assert "Tomatoes grew well this summer." in summary
+    assert "garden club" in [t.lower() for t in results["answer"]["topics"]]
+
+
+def test_given_the_readme_sample_clip_and_nothing_configured_then_it_is_described(
+    client: httpx.Client, media_server: MediaServer
+) -> None:
+    name = f"sample-{uuid4().hex[:8]}.mp4"
+    make_sample_clip(media_server.directory / name)
+
+    done = analyse(client, media_server.url(name), "video", prompt="What is in this clip?")
+
+    summary = done["result_summary"]
+    assert summary["summary"] == "6.0-second 320\u00d7240 H.264 video with mono AAC audio."
+    assert summary["topics"] == ["video", "H.264", "AAC audio"]
+    assert done["results"]["stages"]["ocr"]["status"] == "completed"
+
+
+def test_given_a_speech_recording_then_its_words_are_the_summary_and_topics(
+    client: httpx.Client, media_server: MediaServer
+) -> None:
+    name = f"beckett-{uuid4().hex[:8]}.wav"
+    speech_wav(media_server.directory / name, BECKETT)
+
+    done = analyse(client, media_server.url(name), "audio", {"transcribe_audio": True})
+
+    summary = done["result_summary"]
+    said = (summary["summary"] + " " + " ".join(summary["topics"])).lower()
+    assert "fail" in said, summary
+    assert "speech in English" in summary["summary"]
+    passages = done["results"]["answer"]["passages"]
+    assert all(p["source"] == "transcript" and p["start"] >= 0 for p in passages)
+
+
+def test_given_an_image_of_text_then_ocr_reads_it_and_the_summary_quotes_it(
+    client: httpx.Client, media_server: MediaServer
+) -> None:
+    name = f"sign-{uuid4().hex[:8]}.png"
+    text_image(media_server.directory / name, "Garden party on Sunday")
+
+    done = analyse(client, media_server.url(name), "image", prompt="What does the sign say?")
+
+    results = done["results"]
+    (item,) = results["ocr"]["items"]
+    assert item["source"] == "image"
+    assert "Garden party on Sunday" in item["text"]
+    assert item["lines"][0]["confidence"] > 0.8
+    (x0, y0), _, (x2, y2), _ = item["lines"][0]["box"]
+    assert 0 <= x0 < x2 <= 800
+    assert 0 <= y0 < y2 <= 200
+    summary = done["result_summary"]
+    assert summary["summary"] == "800\u00d7200 PNG image. Text: Garden party on Sunday."
+    assert any("garden" in t.lower() or "sunday" in t.lower() for t in summary["topics"])
 
 
 def test_given_an_html_page_when_analysed_then_its_visible_text_only(

@@ -136,13 +136,18 @@ async def test_given_deepgram_and_an_llm_when_a_video_is_analysed_then_both_prov
     assert chat.headers["authorization"] == "Bearer llm-test-key"
     sent = json.loads(chat.body)
     assert sent["model"] == "local-model"
+    assert sent["response_format"]["type"] == "json_schema"
     user = sent["messages"][-1]["content"]
+    assert isinstance(user, str)  # no pictures for a model not marked vision-capable
     assert "Where are they going?" in user
     assert "We will walk home." in user  # the transcript is context
     assert '"container": "mov,mp4,m4a,3gp,3g2,mj2"' in user  # and the probe
     assert done.summary == "Someone says they will walk home."
     assert done.topics == ["walking", "home"]
-    assert done.results["answer"]["structured"] is True
+    answer = done.results["answer"]
+    assert (answer["method"], answer["model"], answer["structured"]) == ("llm", "local-model", True)
+    assert answer["usage"] == {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150}
+    assert "We will walk home." in answer["extractive"]["summary"]
 
 
 async def test_given_an_llm_that_answers_in_prose_then_its_text_is_the_summary(
@@ -159,15 +164,16 @@ async def test_given_an_llm_that_answers_in_prose_then_its_text_is_the_summary(
     done = events[-1]
     assert isinstance(done, AnalysisCompleted), done
     assert done.summary == "It is a two page report about tomatoes."
-    assert done.topics == []
     assert done.results["answer"]["structured"] is False
+    assert done.topics == done.results["answer"]["extractive"]["topics"]  # the text's keyphrases
+    assert any("Tomatoes" in topic for topic in done.topics)
     assert (
         "Tomatoes grew well this summer"
         in json.loads(llm.requests[0].body)["messages"][-1]["content"]
     )
 
 
-async def test_given_an_llm_answering_503_then_the_analysis_fails_retryably_at_answer(
+async def test_given_an_llm_answering_503_then_the_extractive_summary_stands_with_the_reason(
     tmp_path: Path, media_server: MediaServer, llm: ProviderServer
 ) -> None:
     llm.status, llm.reply = 503, {"error": {"message": "overloaded", "type": "server_error"}}
@@ -179,15 +185,16 @@ async def test_given_an_llm_answering_503_then_the_analysis_fails_retryably_at_a
     )
 
     assert_one_outcome_after_rising_progress(events)
-    failed = events[-1]
-    assert isinstance(failed, AnalysisFailed)
-    assert (failed.error_code, failed.retryable, failed.stage) == (
-        "provider_failed",
-        True,
-        "answer",
-    )
-    assert "HTTP 503" in failed.error_message
-    assert len(llm.requests) == 1  # the SDK's own retries are off; the runtime decides
+    done = events[-1]
+    assert isinstance(done, AnalysisCompleted), done
+    assert_valid_results(done.results)
+    answer = done.results["answer"]
+    assert answer["method"] == "extractive"
+    assert "Tomatoes grew well this summer." in done.summary
+    assert answer["llm_error"]["code"] == "provider_failed"
+    assert "HTTP 503" in answer["llm_error"]["message"]
+    assert done.results["stages"]["answer"]["status"] == "completed"
+    assert len(llm.requests) == 1  # the SDK's own retries are off; a 503 names no format
 
 
 async def test_given_deepgram_refusing_the_audio_then_the_transcript_fails_and_the_rest_completes(
