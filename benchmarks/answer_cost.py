@@ -104,13 +104,12 @@ def bench_ocr(workdir: Path) -> dict[str, Any]:
 
 
 async def bench_local_model(url: str) -> dict[str, Any]:
-    words = [
-        f"[{i // 15}:{(i * 4) % 60:02d}] {s['text']}"
-        for i, s in enumerate(transcript(750)["segments"])
-    ]
     limits = Limits(max_tokens=128, temperature=0.2, context_tokens=4096, max_chunks=12)
     times, prompt_tokens, completion_tokens, structured = [], [], [], []
-    for _ in range(5):
+    for run in range(5):
+        # A different transcript each run: the server would reuse a repeated prompt's cache.
+        segments = transcript(550, seed=run)["segments"]
+        words = [f"[{i // 15}:{(i * 4) % 60:02d}] {s['text']}" for i, s in enumerate(segments)]
         llm = OpenAICompatibleLLM(url, None, "smollm2-135m-instruct", 120)
         started = time.perf_counter()
         try:

