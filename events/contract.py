@@ -13,7 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from events.envelope import SPEC_VERSION
-from events.event_types import EVENT_CLASSES, AnalysisEvent
+from events.event_types import (
+    EVENT_CLASSES,
+    AnalysisCompleted,
+    AnalysisDeleted,
+    AnalysisEvent,
+    AnalysisFailed,
+    AnalysisProgressed,
+    AnalysisRequested,
+    AnalysisStarted,
+)
 from events.topics import DEAD_LETTER_TOPIC, EVENTS_TOPIC
 
 _HEADERS: dict[str, Any] = {
@@ -72,8 +81,32 @@ def all_schemas() -> dict[str, dict[str, Any]]:
     return {schema_name(cls): event_schema(cls) for cls in EVENT_CLASSES.values()}
 
 
+_SENT_BY = {
+    "sendCommands": (
+        "The command API records each accepted request and deletion.",
+        (AnalysisRequested, AnalysisDeleted),
+    ),
+    "sendProcessing": (
+        "The processors record each analysis's progress and its one outcome.",
+        (AnalysisStarted, AnalysisProgressed, AnalysisCompleted, AnalysisFailed),
+    ),
+}
+
+
+def _sent(summary: str, classes: tuple[type[AnalysisEvent], ...]) -> dict[str, Any]:
+    return {
+        "action": "send",
+        "summary": summary,
+        "channel": {"$ref": "#/channels/events"},
+        "messages": [{"$ref": f"#/channels/events/messages/{c.__name__}"} for c in classes],
+    }
+
+
 def asyncapi_document() -> dict[str, Any]:
-    """AsyncAPI 3.0 description of the events topic and its dead-letter topic."""
+    """AsyncAPI 3.0 description of the events topic and its dead-letter topic.
+
+    Written here rather than by FastStream's generator: its messages carry no
+    headers, and the contract is the CloudEvents ``ce_*`` headers of each type."""
     messages = {
         cls.__name__: {
             "name": cls.TYPE,
@@ -107,7 +140,12 @@ def asyncapi_document() -> dict[str, Any]:
             },
         },
         "operations": {
-            "receiveEvents": {"action": "receive", "channel": {"$ref": "#/channels/events"}},
+            **{name: _sent(summary, classes) for name, (summary, classes) in _SENT_BY.items()},
+            "receiveEvents": {
+                "action": "receive",
+                "summary": "Processors, the projector and other teams' subscribers read them.",
+                "channel": {"$ref": "#/channels/events"},
+            },
         },
         "components": {"messages": messages},
     }

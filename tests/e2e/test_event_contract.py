@@ -32,6 +32,40 @@ def test_the_published_documents_match_the_code() -> None:
         jsonschema.Draft202012Validator.check_schema(schema)
 
 
+ASYNCAPI_3_SCHEMA = ROOT / "tests" / "fixtures" / "asyncapi" / "3.0.0.json"
+"""The AsyncAPI 3.0.0 JSON Schema as npm's @asyncapi/specs 6.11.1 ships it
+(schemas/3.0.0.json, Apache-2.0, LICENSE beside it)."""
+
+
+def test_the_asyncapi_document_is_valid_asyncapi_3() -> None:
+    validator = jsonschema.Draft7Validator(json.loads(ASYNCAPI_3_SCHEMA.read_text()))
+    document = asyncapi_document()
+    errors = [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(document)]
+    assert errors == []
+    # The schema is strict enough to catch a slip: AsyncAPI 2's verbs are not 3.0's.
+    document["operations"]["sendCommands"]["action"] = "publish"
+    assert not validator.is_valid(document)
+
+
+def test_the_asyncapi_document_says_who_sends_which_events() -> None:
+    operations = asyncapi_document()["operations"]
+    sent = {
+        name: [m["$ref"].rsplit("/", 1)[1] for m in op["messages"]]
+        for name, op in operations.items()
+        if op["action"] == "send"
+    }
+    assert sent == {
+        "sendCommands": ["AnalysisRequested", "AnalysisDeleted"],
+        "sendProcessing": [
+            "AnalysisStarted",
+            "AnalysisProgressed",
+            "AnalysisCompleted",
+            "AnalysisFailed",
+        ],
+    }
+    assert operations["receiveEvents"]["action"] == "receive"
+
+
 @pytest.mark.stack
 def test_the_contract_is_served_over_http(client: httpx.Client) -> None:
     assert client.get("/api/events/asyncapi.json").json() == asyncapi_document()
