@@ -31,6 +31,7 @@ import uvloop
 
 from infra.heap import tune_collector
 from infra.settings import Settings, configure_logging
+from infra.supervision import ConsumerFailed, Failures
 
 if TYPE_CHECKING:
     import uvicorn
@@ -72,49 +73,72 @@ def _api_server(settings: Settings, sides: tuple[Side, ...]) -> uvicorn.Server:
 
 
 async def _run_brokers(
-    brokers: Sequence[KafkaBroker], closers: Sequence[Close], until: Awaitable[None]
+    brokers: Sequence[KafkaBroker],
+    closers: Sequence[Close],
+    failures: Failures,
+    until: Awaitable[None],
+    stop: Callable[[], None] | None = None,
 ) -> None:
-    """Run the consumers until ``until``; then stop them and close what their
-    composition roots built besides (connection pools, Kafka clients)."""
+    """Run the consumers until ``until``, or until one of them fails (``stop`` then
+    ends ``until``, and the failure is raised: the process exits with an error for
+    its supervisor to restart it); then stop them and close what their composition
+    roots built besides (connection pools, Kafka clients)."""
     for broker in brokers:
         await broker.start()
     tune_collector()
     log.info("consumers started")
+    running = asyncio.ensure_future(until)
+    failed = asyncio.ensure_future(failures.wait())
     try:
-        await until
+        await asyncio.wait({running, failed}, return_when=asyncio.FIRST_COMPLETED)
+        if failed.done():
+            if stop is not None:
+                stop()
+                await running
+            raise failed.result()
+        await running
     finally:
+        for task in (running, failed):
+            task.cancel()
         for broker in brokers:
             await broker.stop()
         for close in closers:
             await close()
 
 
-def _consumers(settings: Settings, names: Sequence[str]) -> tuple[list[KafkaBroker], list[Close]]:
+def _consumers(
+    settings: Settings, names: Sequence[str], failures: Failures
+) -> tuple[list[KafkaBroker], list[Close]]:
     brokers: list[KafkaBroker] = []
     closers: list[Close] = []
     if "processor" in names:
         from processors.bootstrap import build_broker as build_processor
 
-        broker, close = build_processor(settings)
+        broker, close = build_processor(settings, failures)
         brokers.append(broker)
         closers.append(close)
     if "projector" in names:
         from projector.bootstrap import build_broker as build_projector
 
-        broker, engine = build_projector(settings)
+        broker, engine = build_projector(settings, failures)
         brokers.append(broker)
         closers.append(engine.dispose)
     return brokers, closers
 
 
 async def _serve(settings: Settings, api: tuple[Side, ...], consumers: Sequence[str]) -> None:
-    brokers, closers = _consumers(settings, consumers)
+    failures = Failures()
+    brokers, closers = _consumers(settings, consumers, failures)
     if not api:
-        await _run_brokers(brokers, closers, _until_signalled())
+        await _run_brokers(brokers, closers, failures, _until_signalled())
         return
     server = _api_server(settings, api)
+
+    def stop_server() -> None:
+        server.should_exit = True
+
     # uvicorn installs its own signal handlers and returns when told to stop.
-    await _run_brokers(brokers, closers, server.serve())
+    await _run_brokers(brokers, closers, failures, server.serve(), stop_server)
 
 
 def _serve_http(settings: Settings, sides: tuple[Side, ...]) -> None:
@@ -152,7 +176,11 @@ def _run(coro_factory: Callable[[], Awaitable[object]]) -> None:
     # uvloop: the request path, the Kafka clients and the database driver all run
     # on this one loop, and uvloop's costs less per callback.
     with contextlib.suppress(KeyboardInterrupt):
-        uvloop.run(main())
+        try:
+            uvloop.run(main())
+        except ConsumerFailed as exc:
+            log.critical("exiting: %s", exc)
+            raise SystemExit(1) from exc
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,17 +1,26 @@
 """The FastStream Kafka broker every service builds, with the guarantees the
 event log needs: acks=all and an idempotent producer, no topic auto-creation,
-and per-message logs at DEBUG so INFO stays readable."""
+and per-message logs at DEBUG so INFO stays readable.
+
+``typed_bodies``: for consumers whose decoders build the handlers' typed, validated
+events themselves; FastDepends hands them over as they are instead of validating
+every event of a batch again."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from faststream.kafka import KafkaBroker
 
 from infra.settings import Settings
 
 
-def build_kafka_broker(settings: Settings, client_id: str, *, linger_ms: int = 0) -> KafkaBroker:
+def build_kafka_broker(
+    settings: Settings, client_id: str, *, linger_ms: int = 0, typed_bodies: bool = False
+) -> KafkaBroker:
+    # No serializer: FastDepends passes handler arguments through unvalidated.
+    options: dict[str, Any] = {"serializer": None} if typed_bodies else {}
     return KafkaBroker(
         settings.kafka_bootstrap_list,
         acks="all",
@@ -21,4 +30,5 @@ def build_kafka_broker(settings: Settings, client_id: str, *, linger_ms: int = 0
         linger_ms=linger_ms,
         client_id=client_id,
         log_level=logging.DEBUG,
+        **options,
     )

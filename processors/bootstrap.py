@@ -9,9 +9,11 @@ from faststream.kafka import KafkaBroker
 
 from events import EVENTS_TOPIC, AnalysisEvent, Envelope, caused_by, encode
 from infra.artifacts import build_artifact_store
+from infra.consumer_control import ConsumerControl
 from infra.database import create_engine, create_read_pool
 from infra.kafka import build_kafka_broker
 from infra.settings import Settings
+from infra.supervision import Failures
 from processors.consumer import register
 from processors.fetch import MediaFetcher
 from processors.ledger import ProjectionLedger
@@ -29,15 +31,19 @@ Close = Callable[[], Awaitable[None]]
 """Releases what a composition root built besides its broker, once the broker has stopped."""
 
 
-def build_broker(settings: Settings) -> tuple[KafkaBroker, Close]:
+def build_broker(settings: Settings, failures: Failures) -> tuple[KafkaBroker, Close]:
     """A broker whose subscribers run analyses and whose producer records their events,
     and what closes the rest it built (the ledger's connections, the log-end clients,
-    the downloads' connections) once the broker has stopped."""
+    the downloads' connections) once the broker has stopped. What its consumers
+    cannot handle goes to ``failures``."""
     # Linger 5 ms: the events of concurrent analyses share produce requests, a
     # fraction of the processor's and the broker's CPU under load; an analysis's
     # events are seconds apart, so 5 ms more is nothing anyone sees.
     broker = build_kafka_broker(
-        settings, f"media-analysis-processor-{settings.processor_id}", linger_ms=PRODUCE_LINGER_MS
+        settings,
+        f"media-analysis-processor-{settings.processor_id}",
+        linger_ms=PRODUCE_LINGER_MS,
+        typed_bodies=True,
     )
     artifacts = build_artifact_store(settings)
     fetcher = MediaFetcher(
@@ -72,15 +78,15 @@ def build_broker(settings: Settings) -> tuple[KafkaBroker, Close]:
         await ends.close()
         await fetcher.aclose()
 
-    subscriber: Any = None
+    # The subscriber is declared with the runtime that needs its consumer: the
+    # holder is filled in once it exists, and the consumer once it starts.
+    subscriber = _Subscriber()
     runtime = AnalysisRuntime(
         run=run_analysis,
         pipeline_config=config,
         publish=publish,
         ledger=ledger,
-        partitions=PartitionControl(
-            lambda: subscriber.consumer if subscriber is not None else None, ends
-        ),
+        partitions=PartitionControl(ConsumerControl(subscriber, EVENTS_TOPIC), ends, failures),
         concurrency=settings.processor_concurrency,
         deadline_seconds=settings.analysis_deadline_seconds,
         retry=RetryPolicy(
@@ -90,5 +96,15 @@ def build_broker(settings: Settings) -> tuple[KafkaBroker, Close]:
         ),
         remove_artifacts=artifacts.remove_all,
     )
-    subscriber = register(broker, runtime)
+    subscriber.declared = register(broker, runtime, failures)
     return broker, close
+
+
+class _Subscriber:
+    """The group subscriber, once declared (``ConsumerControl`` reads its consumer)."""
+
+    declared: Any = None
+
+    @property
+    def consumer(self) -> Any:
+        return None if self.declared is None else self.declared.consumer

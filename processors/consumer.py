@@ -1,10 +1,14 @@
 """FastStream entrypoints of the processors.
 
 ``work``: a member of the consumer group ``media-analysis-processors`` (scale out
-by starting more processors). It decodes each record and hands requests to the
-runtime, returning at once; poison records go to the dead-letter topic. Its ack
-policy is MANUAL: nothing is acknowledged per message, the runtime commits each
-partition only up to the first record whose outcome is not yet recorded.
+by starting more processors). Its decoder turns each record into a typed event
+or poison; the handler decides each record's outcome: a request is handed to
+the runtime (which returns at once), a deletion cancels its analysis, poison is
+held, dead-lettered and released, anything else needs nothing. Its ack policy is
+MANUAL: FastStream acknowledges nothing, the runtime commits each partition only
+up to the first record whose outcome is not yet recorded (``PartitionControl``).
+A record it cannot give an outcome (the dead-letter topic refused it) stops the
+process through ``Failures``; the held record is never committed past.
 
 ``cancellations``: every processor instance reads every AnalysisDeleted (no
 group, from the end of the log), because the deleted analysis may run on any
@@ -14,25 +18,25 @@ subscriber is paused because all analysis slots are taken.
 
 from __future__ import annotations
 
-import logging
-from typing import Any
+from typing import Any, Protocol
+from uuid import UUID
 
-from aiokafka import ConsumerRebalanceListener
+from aiokafka import ConsumerRebalanceListener, TopicPartition
 from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka.subscriber.usecase import BatchSubscriber
 
 from events import (
     EVENTS_TOPIC,
     AnalysisDeleted,
     AnalysisRequested,
+    Envelope,
     EventDecodeError,
     decode,
 )
 from infra.dead_letter import send_to_dead_letter
-from infra.record_parser import raw_records, tolerant_parser
-from processors.runtime import AnalysisRuntime
-
-log = logging.getLogger(__name__)
+from infra.record_parser import Consumed, Poison, decode_events, records_of, tolerant_parser
+from infra.supervision import Failures
 
 GROUP_ID = "media-analysis-processors"
 
@@ -56,10 +60,21 @@ bench VM); a processor sitting idle cost Kafka 0.09 cores and itself 0.06
 (BENCHMARKS.md)."""
 
 
+class Outcomes(Protocol):
+    """What the handlers tell the runtime about each record (``AnalysisRuntime``)."""
+
+    def submit(self, envelope: Envelope, partition: int, offset: int) -> None: ...
+    def hold(self, partition: int, offset: int) -> None: ...
+    def done(self, partition: int, offset: int) -> None: ...
+    async def cancel(self, analysis_id: UUID) -> None: ...
+    async def partitions_revoked(self, revoked: set[TopicPartition]) -> None: ...
+    def partitions_assigned(self, assigned: set[TopicPartition]) -> None: ...
+
+
 class RebalanceListener(ConsumerRebalanceListener):  # type: ignore[misc]
     """Hands partition revocations and assignments to the runtime."""
 
-    def __init__(self, runtime: AnalysisRuntime) -> None:
+    def __init__(self, runtime: Outcomes) -> None:
         self._runtime = runtime
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
@@ -67,6 +82,26 @@ class RebalanceListener(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         self._runtime.partitions_assigned(set(assigned))
+
+
+_DELETED = AnalysisDeleted.TYPE.encode()
+
+
+async def decode_deletions(message: KafkaMessage) -> list[Envelope]:
+    """The cancellations subscriber's decoder: the batch's readable deletions.
+
+    Every other record is the work subscriber's business (poison included), so
+    only AnalysisDeleted records are decoded at all: this subscriber reads every
+    event of the log."""
+    out: list[Envelope] = []
+    for record in records_of(message):
+        if dict(record.headers).get("ce_type") != _DELETED:
+            continue
+        try:
+            out.append(decode(record.value, record.headers))
+        except EventDecodeError:
+            continue  # the work subscriber dead-letters it
+    return out
 
 
 MAX_RECORDS = 500
@@ -80,7 +115,7 @@ BATCH_TIMEOUT_MS = 10
 long again, so an analysis starts at most about 20 ms later on a quiet log."""
 
 
-def register(broker: KafkaBroker, runtime: AnalysisRuntime) -> Any:
+def register(broker: KafkaBroker, runtime: Outcomes, failures: Failures) -> BatchSubscriber:
     """Declare the processors' subscribers on ``broker``; return the group subscriber."""
     work_subscriber = broker.subscriber(
         EVENTS_TOPIC,
@@ -97,30 +132,27 @@ def register(broker: KafkaBroker, runtime: AnalysisRuntime) -> Any:
         description="Analyses the media of every AnalysisRequested event.",
     )
 
-    async def work_one(raw: Any) -> None:
-        try:
-            envelope = decode(raw.value, raw.headers)
-        except EventDecodeError as exc:
-            runtime.hold(raw.partition, raw.offset)  # not committed past until dead-lettered
-            await send_to_dead_letter(broker, raw, f"{exc.reason}: {exc}", GROUP_ID)
-            runtime.done(raw.partition, raw.offset)
-            return
-        if isinstance(envelope.data, AnalysisRequested):
-            runtime.submit(envelope, raw.partition, raw.offset)
-            return
-        if isinstance(envelope.data, AnalysisDeleted):
-            await runtime.cancel(envelope.analysis_id)
-        runtime.done(raw.partition, raw.offset)
+    async def dead_letter(item: Poison) -> None:
+        runtime.hold(item.partition, item.offset)  # not committed past until dead-lettered
+        await send_to_dead_letter(broker, item, GROUP_ID)  # raises DeadLetterFailed
+        runtime.done(item.partition, item.offset)
 
-    @work_subscriber(parser=tolerant_parser, decoder=raw_records)
-    async def work(records: Any) -> None:
+    @work_subscriber(parser=tolerant_parser, decoder=decode_events)
+    async def work(batch: list[Consumed | Poison]) -> None:
         # In log order: the runtime holds each partition's commit behind its
         # earliest unfinished record, whatever the batch around it.
-        for raw in records:
-            try:
-                await work_one(raw)
-            except Exception:  # as FastStream did for one record a call: log, go on
-                log.exception("record %s/%s could not be handled", raw.partition, raw.offset)
+        async with failures.guard("processor"):
+            for item in batch:
+                if isinstance(item, Poison):
+                    await dead_letter(item)
+                    continue
+                data = item.envelope.data
+                if isinstance(data, AnalysisRequested):
+                    runtime.submit(item.envelope, item.partition, item.offset)
+                    continue
+                if isinstance(data, AnalysisDeleted):
+                    await runtime.cancel(item.envelope.analysis_id)
+                runtime.done(item.partition, item.offset)
 
     @broker.subscriber(
         EVENTS_TOPIC,
@@ -135,20 +167,11 @@ def register(broker: KafkaBroker, runtime: AnalysisRuntime) -> Any:
         title="processor-cancellations",
         description="Cancels in-flight work of every AnalysisDeleted event.",
         parser=tolerant_parser,
-        decoder=raw_records,
+        decoder=decode_deletions,
     )
-    async def cancellations(records: Any) -> None:
-        deleted = AnalysisDeleted.TYPE.encode()
-        for raw in records:
-            if dict(raw.headers).get("ce_type") != deleted:
-                continue  # every other event is the work subscriber's business
-            try:
-                envelope = decode(raw.value, raw.headers)
-            except EventDecodeError:
-                continue  # the work subscriber dead-letters it
-            try:
+    async def cancellations(deleted: list[Envelope]) -> None:
+        async with failures.guard("processor cancellations"):
+            for envelope in deleted:
                 await runtime.cancel(envelope.analysis_id)
-            except Exception:
-                log.exception("cancelling analysis %s failed", envelope.analysis_id)
 
     return work_subscriber

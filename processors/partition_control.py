@@ -6,13 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import Any
 
-from aiokafka import TopicPartition
-from aiokafka.errors import KafkaError
-
-from events import EVENTS_TOPIC
+from infra.consumer_control import ConsumerControl
+from infra.supervision import Failures
 from processors.offsets import OffsetTracker
 from read_model.positions import LogEnds
 
@@ -24,13 +20,17 @@ COMMIT_INTERVAL_SECONDS = 0.5
 class PartitionControl:
     """Offsets and flow control of the group subscriber's consumer.
 
-    ``consumer`` returns the subscriber's AIOKafkaConsumer (None before it starts);
-    ``ends`` reads the log's end offsets for the ledger checks.
+    ``consumer`` drives the subscriber's consumer; ``ends`` reads the log's end
+    offsets for the ledger checks; ``failures`` hears of a committer that died
+    (its partitions would silently stop committing otherwise).
     """
 
-    def __init__(self, consumer: Callable[[], Any], ends: LogEnds) -> None:
+    def __init__(
+        self, consumer: ConsumerControl, ends: LogEnds, failures: Failures | None = None
+    ) -> None:
         self._consumer = consumer
         self._ends = ends
+        self._failures = failures
         self._tracker = OffsetTracker()
         self._commit_needed: asyncio.Event | None = None
         self._committer: asyncio.Task[None] | None = None
@@ -45,6 +45,8 @@ class PartitionControl:
         if self._committer is None:
             self._commit_needed = asyncio.Event()
             self._committer = asyncio.create_task(self._commit_loop(), name="offset-committer")
+            if self._failures is not None:
+                self._failures.watch(self._committer, "the processors' offset committer")
         assert self._commit_needed is not None
         self._commit_needed.set()
 
@@ -53,14 +55,10 @@ class PartitionControl:
             self._tracker.forget(partition)
 
     def pause(self) -> None:
-        consumer = self._consumer()
-        if consumer is not None:
-            consumer.pause(*consumer.assignment())
+        self._consumer.pause()
 
     def resume(self) -> None:
-        consumer = self._consumer()
-        if consumer is not None and consumer.paused():
-            consumer.resume(*consumer.paused())
+        self._consumer.resume()
 
     async def end_offset(self, partition: int) -> int:
         """A position in ``partition`` below which every event that matters for a
@@ -81,11 +79,9 @@ class PartitionControl:
         and restarted, that consumer's ListOffsets requests once timed out for
         good while four analyses waited on them, every slot taken, and the
         processor stopped processing."""
-        consumer = self._consumer()
-        if consumer is not None:
-            highwater = consumer.highwater(TopicPartition(EVENTS_TOPIC, partition))
-            if highwater is not None:
-                return int(highwater)
+        highwater = self._consumer.highwater(partition)
+        if highwater is not None:
+            return highwater
         return (await self._ends.after_now())[partition]
 
     async def _commit_loop(self) -> None:
@@ -98,26 +94,22 @@ class PartitionControl:
 
     async def commit(self, only: set[int] | None = None) -> None:
         """Commit every assigned partition (or those in ``only``) up to its committable offset."""
-        consumer = self._consumer()
-        if consumer is None:
+        if not self._consumer.started:
             return
-        assigned = {tp.partition for tp in consumer.assignment() if tp.topic == EVENTS_TOPIC}
-        offsets: dict[TopicPartition, int] = {}
+        positions: dict[int, int] = {}
         for partition in self._tracker.partitions:
-            if partition not in assigned or (only is not None and partition not in only):
+            if only is not None and partition not in only:
                 continue
             position = self._tracker.committable(partition)
             if position is not None:
-                offsets[TopicPartition(EVENTS_TOPIC, partition)] = position
-        if not offsets:
+                positions[partition] = position
+        if not positions:
             return
-        try:
-            await consumer.commit(offsets)
-        except KafkaError as exc:
+        committed = await self._consumer.commit(positions)
+        if committed is None:
             # Not lost: the positions stay committable and go with the next commit.
-            log.warning("offset commit failed (%s); retried on the next change", exc)
             if self._commit_needed is not None:
                 self._commit_needed.set()
             return
-        for tp, position in offsets.items():
-            self._tracker.committed(tp.partition, position)
+        for partition, position in committed.items():
+            self._tracker.committed(partition, position)

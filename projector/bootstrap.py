@@ -8,14 +8,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from infra.database import create_engine
 from infra.kafka import build_kafka_broker
 from infra.settings import Settings
+from infra.supervision import Failures
 from projector.consumer import register
 
 
-def build_broker(settings: Settings) -> tuple[KafkaBroker, AsyncEngine]:
-    """The projector's broker and the engine it writes through."""
-    broker = build_kafka_broker(settings, "media-analysis-projector")
+def build_broker(settings: Settings, failures: Failures) -> tuple[KafkaBroker, AsyncEngine]:
+    """The projector's broker and the engine it writes through; what its consumer
+    cannot handle goes to ``failures``."""
+    broker = build_kafka_broker(settings, "media-analysis-projector", typed_bodies=True)
     # Custom plans: its batch statements run on tables that grow under them
     # (infra.database.CUSTOM_PLANS); planning is nothing next to a batch.
     engine = create_engine(settings, pool_size=2, custom_plans=True)
-    register(broker, engine, group_id=settings.projector_group_id)
+    register(broker, engine, failures, group_id=settings.projector_group_id)
     return broker, engine

@@ -2,35 +2,38 @@
 batch in one transaction, and send undecodable records to the DLQ.
 
 Positions live in PostgreSQL with the rows; on every partition assignment the
-consumer seeks to them, so the group's committed offsets are only a hint.
-Database outages pause consumption (retry with backoff) rather than skip.
+consumer seeks to them (through ``ConsumerControl``), so the group's committed
+offsets are only a hint. Its ack policy is MANUAL for that reason.
 
-Batches go through a ``BatchPipeline``: the handler decodes batch N+1 while
-batch N's transaction is in flight, and returns once N+1's has started. A write
-that fails for any reason but the database (those are retried in place) makes
-the next handler call rewind every partition to the stored positions, so the
-batch is read again rather than skipped.
+Each batch's outcome is explicit. Its decoder (``decode_batch``) turns the
+records into typed ``Record`` s and poison. Database outages are waited out in
+place (retry with backoff) rather than skipped. Batches go through a
+``BatchPipeline``: FastStream decodes batch N+1 while batch N's transaction is
+in flight, and the handler returns once N+1's has started. A write that fails
+for any other reason makes the next handler call rewind every partition to the
+stored positions, so the batch is read again rather than skipped. A poison
+record the DLQ refuses, or a rewind that fails, stops the process (``Failures``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError
 from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaBroker, KafkaMessage
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import EVENTS_TOPIC, EventDecodeError, decode_with_json
+from infra.consumer_control import ConsumerControl
 from infra.dead_letter import send_to_dead_letter
-from infra.record_parser import raw_records, tolerant_parser
+from infra.record_parser import Poison, RawRecord, poison, records_of, tolerant_parser
+from infra.supervision import ConsumerFailed, Failures
 from projector.pipeline import BatchPipeline
 from projector.store import (
     BatchOutcome,
@@ -55,26 +58,28 @@ class SeekToStoredPositions(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, engine: AsyncEngine, pipeline: BatchPipeline[BatchOutcome]) -> None:
         self._engine = engine
         self._pipeline = pipeline
-        self.subscriber: Any = None
+        self.consumer: ConsumerControl | None = None
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         # Let the batch in flight commit first, so the next owner of these
-        # partitions starts from its positions. Its failure needs nothing here:
+        # partitions starts from its positions. Its failure needs nothing more:
         # the assignment that follows seeks to the stored positions anyway.
-        with contextlib.suppress(Exception):
+        try:
             await self._pipeline.drain()
+        except Exception as exc:
+            log.warning("projector: the batch in flight failed (%r); read again", exc)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        await self.rewind(assigned)
+        await self.rewind({tp.partition for tp in assigned if tp.topic == EVENTS_TOPIC})
 
-    async def rewind(self, partitions: set[TopicPartition]) -> None:
+    async def rewind(self, partitions: set[int]) -> None:
         """Seek ``partitions`` to the positions stored with the rows."""
-        consumer = self.subscriber.consumer
+        assert self.consumer is not None, "the subscriber is declared"
         positions = await _retry_db(lambda: stored_positions(self._engine), "read positions")
-        for tp in partitions:
-            offset = positions.get(tp.partition, 0)
-            consumer.seek(tp, offset)
-            log.info("projector: partition %s resumes at offset %s", tp.partition, offset)
+        for partition in partitions:
+            offset = positions.get(partition, 0)
+            self.consumer.seek(partition, offset)
+            log.info("projector: partition %s resumes at offset %s", partition, offset)
 
 
 async def _retry_db(operation: Any, what: str) -> Any:
@@ -88,19 +93,33 @@ async def _retry_db(operation: Any, what: str) -> Any:
             delay = min(delay * 2, MAX_BACKOFF_SECONDS)
 
 
-def to_records(raw: Sequence[Any]) -> tuple[list[Record], list[tuple[Any, str]]]:
-    """Decode raw Kafka records; return the records and the poison ones with reasons."""
+def to_records(raw: Sequence[RawRecord]) -> tuple[list[Record], list[Poison]]:
+    """Decode raw Kafka records: every one as a ``Record`` (poison without an
+    envelope, so its position advances too), and the poison ones with reasons."""
     records: list[Record] = []
-    poison: list[tuple[Any, str]] = []
+    bad: list[Poison] = []
     for msg in raw:
         try:
             decoded = decode_with_json(msg.value, msg.headers)
         except EventDecodeError as exc:
-            poison.append((msg, f"{exc.reason}: {exc}"))
+            bad.append(poison(msg, exc))
             records.append(Record(msg.partition, msg.offset, None))
             continue
         records.append(Record(msg.partition, msg.offset, decoded.envelope, decoded.data_json))
-    return records, poison
+    return records, bad
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedBatch:
+    """A consumed batch as the projector's handler takes it."""
+
+    records: list[Record]
+    poison: list[Poison]
+
+
+async def decode_batch(message: KafkaMessage) -> DecodedBatch:
+    """The projector subscriber's decoder."""
+    return DecodedBatch(*to_records(records_of(message)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,20 +135,22 @@ class BatchHandler:
 
     pipeline: BatchPipeline[BatchOutcome]
     write: Callable[[list[Record]], Coroutine[Any, Any, BatchOutcome]]
-    dead_letter: Callable[[Any, str], Awaitable[None]]
+    dead_letter: Callable[[Poison], Awaitable[None]]
     rewind: Callable[[], Awaitable[None]]
     committed: Callable[[BatchOutcome], Awaitable[None]]
 
-    async def __call__(self, batch: Sequence[Any]) -> None:
-        records, poison = to_records(batch)
+    async def __call__(self, batch: DecodedBatch) -> None:
         try:
             done = await self.pipeline.drain()
-            for msg, reason in poison:
-                await self.dead_letter(msg, reason)
-            self.pipeline.start(self.write(records))
-        except Exception:
-            await self.rewind()
-            raise  # FastStream logs it; the records come again after the rewind
+            for item in batch.poison:
+                await self.dead_letter(item)
+            self.pipeline.start(self.write(batch.records))
+        except Exception as exc:
+            try:
+                await self.rewind()
+            except Exception as rewind_failed:
+                raise ConsumerFailed(f"projector: cannot rewind after {exc!r}") from rewind_failed
+            raise  # the records come again after the rewind
         if done is not None:
             await self.committed(done)
 
@@ -137,6 +158,7 @@ class BatchHandler:
 def register(
     broker: KafkaBroker,
     engine: AsyncEngine,
+    failures: Failures,
     *,
     max_records: int = MAX_RECORDS,
     group_id: str = GROUP_ID,
@@ -155,9 +177,7 @@ def register(
         batch_timeout_ms=10,
         # Kafka answers a fetch once FETCH_MIN_BYTES are there or FETCH_MAX_WAIT_MS
         # have passed. With the default (1 byte) the live projector got a few records
-        # per fetch, so each transaction carried 3-5 events and its fixed cost: at
-        # 1,000 events/s it needed 400-600 µs of CPU per event, against 54 µs on a
-        # backlog.
+        # per fetch, so each transaction carried a few events and its fixed cost.
         fetch_min_bytes=FETCH_MIN_BYTES,
         fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
         auto_offset_reset="earliest",
@@ -168,11 +188,7 @@ def register(
         title="projector",
         description="Folds every analysis event into the analysis_request read model.",
     )
-    listener.subscriber = subscriber
-
-    def consumer() -> Any:
-        assert subscriber.consumer is not None, "the subscriber has started"
-        return subscriber.consumer
+    consumer = listener.consumer = ConsumerControl(subscriber, EVENTS_TOPIC)
 
     async def write(records: list[Record]) -> BatchOutcome:
         outcome: BatchOutcome = await _retry_db(
@@ -180,30 +196,25 @@ def register(
         )
         return outcome
 
-    async def dead_letter(msg: Any, reason: str) -> None:
-        await send_to_dead_letter(broker, msg, reason, group_id)
+    async def dead_letter(item: Poison) -> None:
+        await send_to_dead_letter(broker, item, group_id)  # raises DeadLetterFailed
 
     async def rewind() -> None:
-        await listener.rewind(set(consumer().assignment()))
+        await listener.rewind(consumer.assigned())
 
     async def committed(outcome: BatchOutcome) -> None:
-        await _commit_hint(consumer(), outcome)
+        # Only a hint, so a refusal (a rebalance under way) costs nothing.
+        await consumer.commit(outcome.positions)
 
     handle = BatchHandler(pipeline, write, dead_letter, rewind, committed)
 
-    @subscriber(parser=tolerant_parser, decoder=raw_records)
-    async def project(records: Any) -> None:  # Any: FastDepends validates nothing
-        await handle(records)
-
-
-async def _commit_hint(consumer: Any, outcome: BatchOutcome) -> None:
-    """Commit a committed batch's positions as the group's offsets: only a hint
-    (for lag monitoring), so a failure (a rebalance under way) costs nothing."""
-    assigned = {tp.partition: tp for tp in consumer.assignment()}
-    offsets = {assigned[p]: o for p, o in outcome.positions.items() if p in assigned}
-    if not offsets:
-        return
-    try:
-        await consumer.commit(offsets)
-    except KafkaError as exc:
-        log.info("projector: group offsets not committed (%s); the database has them", exc)
+    @subscriber(parser=tolerant_parser, decoder=decode_batch)
+    async def project(batch: DecodedBatch) -> None:
+        async with failures.guard("projector"):
+            try:
+                await handle(batch)
+            except ConsumerFailed:
+                raise
+            except Exception:
+                # Outcome: read again. The consumer was rewound to the stored positions.
+                log.exception("projector: a batch was not written; reading it again")

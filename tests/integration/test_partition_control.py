@@ -4,11 +4,13 @@ high watermark of the fetch that brought the record, without a request of its ow
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from uuid import uuid4
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from events import EVENTS_TOPIC, AnalysisRequested, new_envelope
+from infra.consumer_control import ConsumerControl
 from processors.partition_control import PartitionControl
 from read_model.positions import LogEnds
 from tests.integration.log_tools import produce
@@ -34,8 +36,8 @@ def test_the_ledger_waits_for_the_fetchs_high_watermark(prepared: dict[str, str]
         (acked,) = await produce(bootstrap, [new_envelope(event, source="/tests")])
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
         ends = CountedEnds([bootstrap])
-        fetched: AIOKafkaConsumer | None = None
-        control = PartitionControl(lambda: fetched, ends)
+        subscriber = SimpleNamespace(consumer=None)  # what FastStream's subscriber exposes
+        control = PartitionControl(ConsumerControl(subscriber, EVENTS_TOPIC), ends)
         await consumer.start()
         try:
             tp = TopicPartition(EVENTS_TOPIC, acked.partition)
@@ -44,7 +46,7 @@ def test_the_ledger_waits_for_the_fetchs_high_watermark(prepared: dict[str, str]
             before = await control.end_offset(acked.partition)
             consumer.seek(tp, acked.offset)
             record = await asyncio.wait_for(consumer.getone(tp), 30)
-            fetched = consumer
+            subscriber.consumer = consumer
             after = await control.end_offset(acked.partition)  # the watermark, no request
             return acked.offset, record.offset, before, after, ends.fetches
         finally:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from infra.database import create_engine, create_read_pool
 from infra.settings import Settings
+from infra.supervision import Failures
 from projector import projection_schema as schemas
 from projector.batch_sql import batch_sql
 from projector.bootstrap import build_broker
@@ -94,7 +95,7 @@ def test_the_projectors_connections_plan_every_execution(migrated: dict[str, str
     )
 
     async def scenario() -> str:
-        _, engine = build_broker(settings)
+        _, engine = build_broker(settings, Failures())
         try:
             async with engine.connect() as conn:
                 return str(await conn.scalar(text("SHOW plan_cache_mode")))

@@ -12,9 +12,15 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 
 from events import AnalysisProgressed, encode, new_envelope
-from projector.consumer import BatchHandler
+from infra.record_parser import Poison
+from projector.consumer import BatchHandler, DecodedBatch, to_records
 from projector.pipeline import BatchPipeline
 from projector.store import BatchOutcome, Record
+
+
+def _batch(*records: Any) -> DecodedBatch:
+    """A consumed batch as the subscriber's decoder hands it to the handler."""
+    return DecodedBatch(*to_records(records))
 
 
 def _kafka_record(partition: int, offset: int, value: bytes | None = None) -> Any:
@@ -115,8 +121,8 @@ class FakeProjector:
         positions = {r.partition: r.offset + 1 for r in records}
         return BatchOutcome(len(records), 0, positions)
 
-    async def dead_letter(self, msg: Any, reason: str) -> None:
-        self.dead.append((msg.offset, reason.split(":")[0]))
+    async def dead_letter(self, item: Poison) -> None:
+        self.dead.append((item.offset, item.reason.split(":")[0]))
 
     async def rewind(self) -> None:
         self.rewinds += 1
@@ -127,9 +133,9 @@ class FakeProjector:
 
 async def test_given_a_batch_then_it_is_written_after_the_previous_one_committed() -> None:
     fake = FakeProjector()
-    await fake.handle([_kafka_record(0, 0), _kafka_record(0, 1)])
+    await fake.handle(_batch(_kafka_record(0, 0), _kafka_record(0, 1)))
     assert fake.written == []  # in flight: the handler returned before it committed
-    await fake.handle([_kafka_record(0, 2), _kafka_record(1, 0, value=b"not json")])
+    await fake.handle(_batch(_kafka_record(0, 2), _kafka_record(1, 0, value=b"not json")))
     assert fake.written == [[(0, 0), (0, 1)]]
     assert fake.hints == [{0: 2}]  # group offsets only behind committed batches
     assert fake.dead == [(0, "undecodable")]
@@ -140,13 +146,13 @@ async def test_given_a_batch_then_it_is_written_after_the_previous_one_committed
 async def test_given_a_write_failed_then_the_next_batch_rewinds_instead_of_skipping() -> None:
     fake = FakeProjector()
     fake.failing = True
-    await fake.handle([_kafka_record(0, 0)])
+    await fake.handle(_batch(_kafka_record(0, 0)))
     with pytest.raises(RuntimeError, match="not a database error"):
-        await fake.handle([_kafka_record(0, 1)])
+        await fake.handle(_batch(_kafka_record(0, 1)))
     assert fake.rewinds == 1
     assert fake.written == []
     assert not fake.handle.pipeline.busy  # the later batch was not written past the failed one
     fake.failing = False
-    await fake.handle([_kafka_record(0, 0)])  # read again from the stored position
+    await fake.handle(_batch(_kafka_record(0, 0)))  # read again from the stored position
     await fake.handle.pipeline.drain()
     assert fake.written == [[(0, 0)]]
