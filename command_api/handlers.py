@@ -81,7 +81,7 @@ async def _publish_requested(
         media_url=str(request.media_url),
         media_type=request.media_type,
         filename=request.filename,
-        config=request.config,
+        config=request.config.model_dump(mode="json"),
         options=request.options.model_dump(),
         created_by=tenant,
     )

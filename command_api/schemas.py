@@ -12,8 +12,10 @@ from pydantic import (
     ConfigDict,
     Field,
     JsonValue,
+    SerializerFunctionWrapHandler,
     UrlConstraints,
     field_validator,
+    model_serializer,
 )
 
 from events import MediaType
@@ -24,6 +26,9 @@ MAX_CONFIG_BYTES = 16 * 1024
 """Largest ``config`` accepted, measured as compact JSON."""
 MAX_CONFIG_DEPTH = 32
 """Deepest nesting of ``config``: every consumer walks it recursively."""
+MAX_MODEL_CHARS = 200
+MAX_ANSWER_TOKENS = 32_768
+"""Largest ``config.max_tokens`` a request may ask the answer stage for."""
 
 
 def _depth(value: Any) -> int:
@@ -63,6 +68,44 @@ class AnalysisOptions(BaseModel):
     transcribe_audio: bool = False
 
 
+class AnalysisConfig(BaseModel):
+    """Model parameters of the answer stage (the PRD's names); other keys pass
+    through unchanged to the event."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [{"model": "gpt-4o", "max_tokens": 2000, "temperature": 0.7}]
+        },
+    )
+
+    model: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_MODEL_CHARS,
+        description="Model the answer stage asks; the server's LLM_MODEL when absent.",
+    )
+    llm_model: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_MODEL_CHARS,
+        description="Earlier name of `model`, still accepted; `model` wins when both are given.",
+    )
+    max_tokens: int | None = Field(
+        default=None, ge=1, le=MAX_ANSWER_TOKENS, description="Longest answer, in tokens."
+    )
+    temperature: float | None = Field(
+        default=None, ge=0, le=2, description="Sampling temperature, 0 to 2."
+    )
+
+    @model_serializer(mode="wrap")
+    def _as_sent(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Only the keys the client sent: the event (and the idempotency hash) carry the
+        # config as given, its values validated.
+        dumped: dict[str, Any] = handler(self)
+        return {k: v for k, v in dumped.items() if k in self.model_fields_set}
+
+
 class AnalyzeRequest(BaseModel):
     """What a client submits for analysis."""
 
@@ -93,7 +136,7 @@ class AnalyzeRequest(BaseModel):
     )
     media_type: MediaType = Field(description="video, audio, document, image or unknown.")
     filename: str | None = Field(default=None, max_length=500, json_schema_extra=_NO_NUL)
-    config: dict[str, Any] = Field(default_factory=dict, description="Model parameters.")
+    config: AnalysisConfig = Field(default_factory=AnalysisConfig, description="Model parameters.")
     options: AnalysisOptions = Field(default_factory=AnalysisOptions)
 
     @field_validator("prompt", "filename")
@@ -103,9 +146,11 @@ class AnalyzeRequest(BaseModel):
             raise ValueError(_NUL_MESSAGE)
         return value
 
-    @field_validator("config")
+    @field_validator("config", mode="before")
     @classmethod
-    def _config_fits(cls, value: dict[str, Any]) -> dict[str, Any]:
+    def _config_fits(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value  # the model refuses it, naming the type
         depth = _depth(value)
         if depth > MAX_CONFIG_DEPTH:
             raise ValueError(

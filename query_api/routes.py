@@ -16,6 +16,7 @@ from http_edge.problems import problem_response
 from query_api import cursor, views
 from query_api.bootstrap import QueryContext
 from query_api.schemas import (
+    ALL,
     AnalysesPublic,
     AnalysisListItem,
     AnalysisStatus,
@@ -171,8 +172,8 @@ async def _history_page(ctx: QueryContext, tenant: UUID | None, params: HistoryP
     query = views.HistoryQuery(
         page=current,
         per_page=per_page,
-        status=params.status,
-        media_type=params.media_type,
+        status=None if params.status == ALL else params.status,
+        media_type=None if params.media_type == ALL else params.media_type,
         date_from=date_from,
         date_to=date_to,
         sort_by=sort_by,

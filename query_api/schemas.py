@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, date, datetime, time
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from events import MediaType
 
 Status = Literal["pending", "processing", "completed", "failed", "deleted"]
 SortField = Literal["created_at", "updated_at", "completed_at", "status", "media_type", "progress"]
 SortOrder = Literal["asc", "desc"]
+StatusFilter = Literal["all", "pending", "processing", "completed", "failed", "deleted"]
+MediaTypeFilter = Literal["all", "video", "audio", "document", "image", "unknown"]
+ALL: Literal["all"] = "all"
+"""The filters' value for "no filter" (the PRD's default)."""
+
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class ResultSummary(BaseModel):
@@ -138,15 +145,21 @@ class HistoryParams(BaseModel):
         default=None, ge=1, le=1_000_000, description="1-based page number (default 1)."
     )
     per_page: int = Field(default=20, ge=1, le=100, description="Items per page.")
-    status: Status | None = Field(
-        default=None, description="Only this status; `deleted` lists deleted ones."
+    status: StatusFilter = Field(
+        default=ALL,
+        description="Only this status; `deleted` lists deleted ones; `all` (the default) "
+        "every status but `deleted`.",
     )
-    media_type: MediaType | None = None
+    media_type: MediaTypeFilter = Field(
+        default=ALL, description="Only this media type; `all` (the default) every type."
+    )
     date_from: datetime | None = Field(
         default=None, description="Created at or after (ISO 8601; UTC if no zone)."
     )
     date_to: datetime | None = Field(
-        default=None, description="Created at or before (ISO 8601; UTC if no zone)."
+        default=None,
+        description="Created at or before (ISO 8601; UTC if no zone). A date without a "
+        "time (`2026-01-20`) includes that whole day.",
     )
     sort_by: SortField = "created_at"
     order: SortOrder = "desc"
@@ -156,3 +169,16 @@ class HistoryParams(BaseModel):
         description="`pagination.next_cursor` of the previous page: keyset paging, "
         "as fast on page 50 000 as on page 1. Not combinable with `page`.",
     )
+
+    @field_validator("date_to", mode="before")
+    @classmethod
+    def _whole_day(cls, value: Any) -> Any:
+        """A date-only upper bound means the end of that day (UTC), as people read it;
+        the last microsecond is exact because ``created_at`` keeps microseconds."""
+        if isinstance(value, str) and _DATE_ONLY.fullmatch(value):
+            try:
+                day = date.fromisoformat(value)
+            except ValueError:
+                return value  # datetime parsing names what is wrong with it
+            return datetime.combine(day, time.max, tzinfo=UTC)
+        return value

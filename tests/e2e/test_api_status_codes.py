@@ -58,7 +58,7 @@ def test_post_valid_request_answers_202_with_id_location_and_estimate(
         json=valid_body(
             media_url=gone_media_url,
             filename="clip.mp4",
-            config={"model": "gpt-4o", "temperature": 0.7},
+            config={"model": "gpt-4o", "max_tokens": 2000, "temperature": 0.7, "seed": 7},
             options={"extract_frames": True},
         ),
     )
@@ -95,6 +95,13 @@ def test_post_malformed_json_answers_400(client: httpx.Client) -> None:
         ({"media_url": "file:///etc/passwd"}, "media_url", "scheme"),
         ({"media_url": "not a url"}, "media_url", "URL"),
         ({"config": {"blob": "x" * 17_000}}, "config", "at most 16384"),
+        ({"config": "gpt-4o"}, "config", "valid dictionary"),
+        ({"config": {"max_tokens": -1}}, "config.max_tokens", "greater than or equal to 1"),
+        ({"config": {"max_tokens": 32_769}}, "config.max_tokens", "less than or equal to 32768"),
+        ({"config": {"max_tokens": "many"}}, "config.max_tokens", "valid integer"),
+        ({"config": {"temperature": 2.5}}, "config.temperature", "less than or equal to 2"),
+        ({"config": {"model": ""}}, "config.model", "at least 1 character"),
+        ({"config": {"llm_model": 7}}, "config.llm_model", "valid string"),
         # PostgreSQL cannot store U+0000; such a request must never reach the log.
         ({"prompt": "a\x00b"}, "prompt", "NUL"),
         ({"filename": "a\x00.mp4"}, "filename", "NUL"),

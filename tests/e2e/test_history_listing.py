@@ -277,3 +277,24 @@ def test_a_page_past_the_end_is_empty_but_counts(
     assert body["data"] == []
     assert body["pagination"]["total"] == len(visible(window[2]))
     assert body["pagination"]["next_cursor"] is None
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [{}, {"status": "all"}, {"media_type": "all"}, {"status": "all", "media_type": "all"}],
+)
+def test_all_filters_nothing_and_a_date_only_date_to_includes_its_day(
+    client: httpx.Client,
+    window: tuple[datetime, datetime, list[dict[str, Any]]],
+    filters: dict[str, str],
+) -> None:
+    start, _, rows = window
+    day = start.date().isoformat()
+    params = {"date_from": day, "date_to": day, "per_page": 100, **filters}
+    body = client.get("/api/media/history", params=params).json()
+    assert body["pagination"]["total"] == len(visible(rows))
+    # A timestamp keeps its exact meaning: only the pair created at midnight itself.
+    midnight = {**params, "date_to": start.isoformat()}
+    at_midnight = [r for r in visible(rows) if r["created_at"] == start]
+    assert client.get("/api/media/history", params=midnight).json()["pagination"]["total"] == 2
+    assert len(at_midnight) == 2
