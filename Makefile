@@ -10,6 +10,7 @@
 #   make bench-mix  only the combined mix, MIX_ROUNDS times (before/after comparisons)
 #   make bench-start  how long analyses wait to start, at START_RATE a second
 #   make bench-answer  summary, OCR and local-model answer costs (no stack needed)
+#   make load   the PRD's Locust test against `make up`: 100 users, 100 req/s, LOAD_TIME (60s)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -18,7 +19,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STATE := $(CURDIR)/.state
 
-.PHONY: help venv deps up down status logs test test-faults lint format clean bench bench-mix bench-start bench-answer profile
+.PHONY: help venv deps up down status logs test test-faults lint format clean bench bench-mix bench-start bench-answer profile load
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -79,3 +80,12 @@ bench-start: deps venv
 
 bench-answer: deps venv
 	@scripts/bench-answer.sh
+
+LOAD_HOST ?= http://127.0.0.1:$(or $(API_PORT),8000)
+LOAD_TIME ?= 60s
+LOAD_USERS ?= 100
+
+load: venv
+	@curl -fsS $(LOAD_HOST)/readyz >/dev/null || { echo "make load: no ready stack at $(LOAD_HOST); run make up first" >&2; exit 1; }
+	$(BIN)/locust -f tests/load/locustfile.py --headless --host $(LOAD_HOST) \
+		-u $(LOAD_USERS) -r 20 --run-time $(LOAD_TIME) --reset-stats --only-summary

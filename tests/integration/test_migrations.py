@@ -159,3 +159,23 @@ def test_upgrade_downgrade_upgrade_yields_the_prd_table(scratch_db: str) -> None
 
     alembic(scratch_db, "upgrade", "head")
     assert asyncio.run(_catalog(scratch_db))["columns"] == at_head["columns"]
+
+
+def test_each_migration_rolls_back_on_its_own(scratch_db: str) -> None:
+    """The rollback table of docs/prd-differences.md: downgrading to the revision
+    before one drops exactly what that one added."""
+    alembic(scratch_db, "upgrade", "head")
+    tables = asyncio.run(_catalog(scratch_db))["tables"]
+    steps = [
+        ("0004", {"api_key"}),
+        ("0003", {"analysis_count"}),
+        ("0002", {"idempotency_key"}),
+        ("0001", {"analysis_event", "projection_position"}),
+        ("base", {"analysis_request"}),
+    ]
+    for revision, dropped in steps:
+        alembic(scratch_db, "downgrade", revision)
+        now = asyncio.run(_catalog(scratch_db))["tables"]
+        assert tables - now == dropped, (revision, tables - now)
+        tables = now
+    assert tables == {"alembic_version"}
