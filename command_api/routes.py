@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from command_api import handlers
 from command_api.analysis_lookup import ReadModelUnavailable
 from command_api.bootstrap import CommandContext
+from command_api.deps import ContextDep, Tenant
 from command_api.idempotency import IdempotencyKeyReused
 from command_api.publisher import EventLogUnavailable
 from command_api.read_your_writes import wait_visible
 from command_api.schemas import AnalysisAccepted, AnalyzeRequest
-from http_edge.auth import AUTH_SECURITY, Tenant, tenant_of
-from http_edge.hot_path import header, json_body, json_response, openapi_body
+from http_edge.auth import tenant_of
 from http_edge.ids import AnalysisIdPath, parse_analysis_id
+from http_edge.plain_routes import PlainRoute, header, json_body, json_response
 from http_edge.problems import problem_response
 
 router = APIRouter(prefix="/api/media", tags=["commands"])
@@ -27,16 +28,6 @@ _UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     ),
 }
 _BAD_ID = problem_response("Malformed UUID.", "'12345' is not a valid analysis id (UUID).")
-
-
-async def get_context(request: Request) -> CommandContext:
-    # async: FastAPI runs a plain `def` dependency in a worker thread on every request,
-    # which a profile under load showed as the API's hottest path.
-    context: CommandContext = request.app.state.command
-    return context
-
-
-ContextDep = Annotated[CommandContext, Depends(get_context)]
 
 
 def require_json(content_type: str | None) -> None:
@@ -51,62 +42,10 @@ def require_json(content_type: str | None) -> None:
 
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
-_IDEMPOTENCY_KEY_PARAMETER = {
-    "name": IDEMPOTENCY_KEY,
-    "in": "header",
-    "required": False,
-    "description": "Any unique string (a UUID, say). A retry with the same key and body "
-    "returns the same analysis; the same key with another body is refused with 409.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-}
 
 
-@router.post(
-    "/analyze",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=AnalysisAccepted,
-    summary="Submit media for analysis",
-    openapi_extra={
-        **openapi_body(AnalyzeRequest),
-        "parameters": [_IDEMPOTENCY_KEY_PARAMETER],
-        "security": AUTH_SECURITY,
-    },
-    responses={
-        202: {
-            "headers": {
-                "Location": {
-                    "description": "The status URL of the analysis.",
-                    "schema": {"type": "string"},
-                },
-                "Idempotent-Replayed": {
-                    "description": "'true' when an earlier request with the same "
-                    "Idempotency-Key created this analysis.",
-                    "schema": {"type": "string"},
-                },
-            }
-        },
-        400: problem_response("Malformed JSON.", "Request body is not valid JSON."),
-        409: problem_response(
-            "The Idempotency-Key was used before with a different body, or its first "
-            "request is still being recorded.",
-            "Idempotency-Key 'k1' was already used with a different request body "
-            "(analysis 550e8400-e29b-41d4-a716-446655440000); use a new key for a new request.",
-        ),
-        413: problem_response("Body larger than API_MAX_BODY_BYTES.", "Request body too large."),
-        415: problem_response(
-            "Body is not JSON.", "Content-Type must be application/json, not 'text/plain'."
-        ),
-        422: problem_response(
-            "Invalid field; `errors` names each one.",
-            "Invalid request: media_type: Input should be 'video', 'audio', 'document', "
-            "'image' or 'unknown'",
-        ),
-        **_UNAVAILABLE,
-    },
-)
 async def analyze(request: Request) -> Response:
     """Record the request as an AnalysisRequested event; answers once Kafka has it."""
-    # The hot path: parsed by hand, not by dependencies (http_edge.hot_path).
     ctx: CommandContext = request.app.state.command
     require_json(request.headers.get("content-type"))
     tenant = await tenant_of(request)
@@ -139,6 +78,64 @@ async def analyze(request: Request) -> Response:
         message=f"Analysis queued. Check status with {status_url}",
     )
     return json_response(accepted, status.HTTP_202_ACCEPTED, headers)
+
+
+ROUTES = [
+    PlainRoute(
+        "POST",
+        "/api/media/analyze",
+        analyze,
+        summary="Submit media for analysis",
+        tags=["commands"],
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=AnalysisAccepted,
+        body=AnalyzeRequest,
+        parameters=[
+            {
+                "name": IDEMPOTENCY_KEY,
+                "in": "header",
+                "required": False,
+                "description": "Any unique string (a UUID, say). A retry with the same key and "
+                "body returns the same analysis; the same key with another body is refused "
+                "with 409.",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            }
+        ],
+        response_headers={
+            "Location": {
+                "description": "The status URL of the analysis.",
+                "schema": {"type": "string"},
+            },
+            "Idempotent-Replayed": {
+                "description": "'true' when an earlier request with the same "
+                "Idempotency-Key created this analysis.",
+                "schema": {"type": "string"},
+            },
+        },
+        responses={
+            400: problem_response("Malformed JSON.", "Request body is not valid JSON."),
+            409: problem_response(
+                "The Idempotency-Key was used before with a different body, or its first "
+                "request is still being recorded.",
+                "Idempotency-Key 'k1' was already used with a different request body "
+                "(analysis 550e8400-e29b-41d4-a716-446655440000); use a new key for a new request.",
+            ),
+            413: problem_response(
+                "Body larger than API_MAX_BODY_BYTES.", "Request body too large."
+            ),
+            415: problem_response(
+                "Body is not JSON.", "Content-Type must be application/json, not 'text/plain'."
+            ),
+            422: problem_response(
+                "Invalid field; `errors` names each one.",
+                "Invalid request: media_type: Input should be 'video', 'audio', 'document', "
+                "'image' or 'unknown'",
+            ),
+            **_UNAVAILABLE,
+        },
+    ),
+]
+"""The command side's busiest route, as a plain Starlette route (http_edge.plain_routes)."""
 
 
 @router.delete(

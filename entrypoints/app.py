@@ -14,11 +14,10 @@ from typing import Literal
 from fastapi import FastAPI
 
 from command_api.bootstrap import command_lifespan
+from command_api.routes import ROUTES as COMMAND_ROUTES
 from command_api.routes import router as command_router
-from command_api.schemas import AnalyzeRequest
-from http_edge import health, hot_path, metrics, problems
-from http_edge.auth import AUTH_RESPONSES, auth_lifespan
-from http_edge.direct_routes import DirectRoutes, Endpoint
+from http_edge import health, metrics, plain_routes, problems
+from http_edge.auth import AUTH_RESPONSES, AUTH_SECURITY, auth_lifespan
 from http_edge.load_shedding import InFlightLimit
 from infra.heap import tune_collector
 from infra.settings import Settings, configure_logging
@@ -26,20 +25,9 @@ from query_api.artifacts import artifact_router
 from query_api.audit import router as audit_router
 from query_api.bootstrap import query_lifespan
 from query_api.contract import router as contract_router
-from query_api.routes import history_direct
-from query_api.routes import router as query_router
+from query_api.routes import ROUTES as QUERY_ROUTES
 
 Side = Literal["command", "query"]
-
-HOT_ROUTES: dict[Side, tuple[tuple[str, str] | tuple[str, str, Endpoint], ...]] = {
-    "command": (("POST", "/api/media/analyze"),),
-    "query": (
-        ("GET", "/api/media/status/{analysis_id}"),
-        ("GET", "/api/media/history", history_direct),
-    ),
-}
-"""Answered by :class:`DirectRoutes`, past FastAPI's router, on each side (the
-history by its direct endpoint)."""
 
 
 def build_app(settings: Settings, sides: tuple[Side, ...] = ("command", "query")) -> FastAPI:
@@ -69,25 +57,21 @@ def build_app(settings: Settings, sides: tuple[Side, ...] = ("command", "query")
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     problems.install(app)
-    hot_path.document_bodies(app, [AnalyzeRequest] if "command" in sides else [])
-    # Innermost, so the body limit, the in-flight cap and the metrics still apply.
-    app.add_middleware(
-        DirectRoutes,
-        owner=app,
-        routers=[{"command": command_router, "query": query_router}[side] for side in sides],
-        routes=[route for side in sides for route in HOT_ROUTES[side]],
-    )
     app.add_middleware(problems.BodySizeLimit, max_bytes=settings.api_max_body_bytes)
     if settings.api_max_in_flight:
         # Inside the metrics middleware, so shed requests are counted as 503s.
         app.add_middleware(InFlightLimit, limit=settings.api_max_in_flight)
     app.add_middleware(metrics.RequestMetrics)
-    # The hot routes first: a request is matched against the routes in order, and
-    # in FastAPI 0.16x each route tried costs several microseconds.
-    # No dependencies on these two includes: DirectRoutes answers their hot routes
-    # as declared.
-    if "query" in sides:
-        app.include_router(query_router, responses=AUTH_RESPONSES)
+    # POST analyze, status and history as plain Starlette routes, first in the router.
+    plain_routes.mount(
+        app,
+        [
+            *(QUERY_ROUTES if "query" in sides else []),
+            *(COMMAND_ROUTES if "command" in sides else []),
+        ],
+        responses=AUTH_RESPONSES,
+        security=AUTH_SECURITY,
+    )
     if "command" in sides:
         app.include_router(command_router, responses=AUTH_RESPONSES)
     app.include_router(health.router)

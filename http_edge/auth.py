@@ -58,7 +58,7 @@ def _unauthorized(detail: str) -> HTTPException:
 
 async def tenant_of(request: Request) -> UUID | None:
     """The caller's tenant; None when access control is off. Raises the 401, 429
-    or 503 to answer. Routes on the hot path call it directly (no dependency)."""
+    or 503 to answer. The plain routes call it directly (no dependency)."""
     access: AccessControl = request.app.state.access
     if access.resolver is None:
         return None
@@ -104,7 +104,7 @@ Tenant = Annotated[UUID | None, Depends(caller_tenant)]
 """Route parameter: the caller's tenant (None without access control)."""
 
 AUTH_SECURITY: list[dict[str, list[str]]] = [{"HTTPBearer": []}, {"APIKeyHeader": []}]
-"""OpenAPI ``security`` of routes that call :func:`tenant_of` themselves."""
+"""OpenAPI ``security`` of the plain routes, which call :func:`tenant_of` themselves."""
 
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: problem_response(

@@ -18,6 +18,22 @@ AnalysisIdPath = Annotated[
 ]
 
 
+ANALYSIS_ID_PARAMETER = {
+    "name": "analysis_id",
+    "in": "path",
+    "required": True,
+    "description": "The analysis id (a UUID); anything else answers 400.",
+    "schema": {
+        "type": "string",
+        "format": "uuid",
+        "title": "Analysis Id",
+        "description": "The analysis id (a UUID); anything else answers 400.",
+        "examples": ["550e8400-e29b-41d4-a716-446655440000"],
+    },
+}
+"""``AnalysisIdPath`` as an OpenAPI parameter, for plain Starlette routes."""
+
+
 def parse_analysis_id(value: str) -> UUID:
     """The id as a UUID, or a 400 problem naming what was sent."""
     try:

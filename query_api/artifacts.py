@@ -16,7 +16,7 @@ from infra.artifacts import (
 )
 from infra.settings import Settings
 from query_api import views
-from query_api.routes import ContextDep
+from query_api.deps import ContextDep
 
 
 def build_artifact_router(store: ArtifactStore) -> APIRouter:

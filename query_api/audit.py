@@ -22,7 +22,8 @@ from events.upcasting import upcast
 from http_edge.auth import Tenant
 from http_edge.ids import parse_analysis_id
 from query_api import views
-from query_api.routes import ContextDep, catching_up
+from query_api.deps import ContextDep
+from query_api.routes import catching_up
 from read_model.fold import AnalysisState, apply
 from read_model.positions import ProjectionBehind
 from read_model.tables import analysis_event

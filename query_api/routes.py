@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import HTTPException, Request, Response
 
-from http_edge.auth import AUTH_SECURITY, Tenant, tenant_of
-from http_edge.hot_path import json_response, query_model
-from http_edge.ids import AnalysisIdPath, parse_analysis_id
+from http_edge.auth import tenant_of
+from http_edge.ids import ANALYSIS_ID_PARAMETER, parse_analysis_id
+from http_edge.plain_routes import PlainRoute, json_response, query_model
 from http_edge.problems import problem_response
 from query_api import cursor, views
 from query_api.bootstrap import QueryContext
@@ -26,22 +26,12 @@ from query_api.schemas import (
 )
 from read_model.positions import ProjectionBehind, look_up_with_catch_up
 
-router = APIRouter(prefix="/api/media", tags=["queries"])
+TAGS = ["queries"]
 
 _UNAVAILABLE = problem_response(
     "PostgreSQL unavailable; retry later.",
     "PostgreSQL is unavailable, retry later (connection refused)",
 )
-
-
-async def get_context(request: Request) -> QueryContext:
-    # async: FastAPI runs a plain `def` dependency in a worker thread on every request,
-    # which a profile under load showed as the API's hottest path.
-    context: QueryContext = request.app.state.query
-    return context
-
-
-ContextDep = Annotated[QueryContext, Depends(get_context)]
 
 
 def catching_up(analysis_id: UUID, exc: ProjectionBehind) -> HTTPException:
@@ -72,33 +62,10 @@ def _status_body(row: dict[str, Any]) -> AnalysisStatus:
     )
 
 
-@router.get(
-    "/status/{analysis_id}",
-    response_model=AnalysisStatus,
-    summary="Status, progress and results of one analysis",
-    openapi_extra={"security": AUTH_SECURITY},
-    responses={
-        400: problem_response("Malformed UUID.", "'12345' is not a valid analysis id (UUID)."),
-        404: problem_response(
-            "Unknown analysis.", "No analysis with id 550e8400-e29b-41d4-a716-446655440000."
-        ),
-        410: problem_response(
-            "The analysis was deleted.",
-            "Analysis 550e8400-e29b-41d4-a716-446655440000 has been deleted.",
-        ),
-        503: problem_response(
-            "PostgreSQL unavailable, or the projection could not be shown to have caught "
-            "up with the event log in time (a just-submitted analysis may not show yet).",
-            "Cannot tell yet whether analysis 550e8400-e29b-41d4-a716-446655440000 exists: "
-            "the projection has not caught up with the event log within 5s.",
-        ),
-    },
-)
-async def status(analysis_id: AnalysisIdPath, request: Request) -> Response:
+async def status(request: Request) -> Response:
     """Everything known about one analysis, straight from the projection."""
-    # The hot path: no dependencies, the body serialised once (http_edge.hot_path).
     ctx: QueryContext = request.app.state.query
-    uid = parse_analysis_id(analysis_id)
+    uid = parse_analysis_id(request.path_params["analysis_id"])
     tenant = await tenant_of(request)
     try:
         row = await look_up_with_catch_up(
@@ -126,36 +93,11 @@ def _next_cursor(q: views.HistoryQuery, last: dict[str, Any], page: int) -> str:
     return cursor.encode(cursor.Cursor(q.sort_by, q.order, last[q.sort_by], last["id"], page + 1))
 
 
-@router.get(
-    "/history",
-    response_model=AnalysesPublic,
-    summary="Analyses, newest first, with filters, pages and a keyset cursor",
-    responses={
-        400: problem_response(
-            "Invalid parameter; `detail` and `errors` name it.",
-            "Invalid request: per_page: Input should be less than or equal to 100",
-        ),
-        503: _UNAVAILABLE,
-    },
-)
-async def history(
-    ctx: ContextDep, tenant: Tenant, params: Annotated[HistoryParams, Query()]
-) -> Response:
+async def history(request: Request) -> Response:
     """List analyses; deleted ones only when `status=deleted` is asked for."""
-    return await _history_page(ctx, tenant, params)
-
-
-async def history_direct(request: Request) -> Response:
-    """``history`` as ``DirectRoutes`` calls it, past FastAPI: the same answers in
-    the same order (the tenant's 401, 429 or 503 before a bad parameter's 400),
-    without FastAPI solving its dependencies and parameters one by one, which was
-    about half of the listing's CPU (BENCHMARKS.md)."""
+    ctx: QueryContext = request.app.state.query
     tenant = await tenant_of(request)
     params = query_model(request, HistoryParams)
-    return await _history_page(request.app.state.query, tenant, params)
-
-
-async def _history_page(ctx: QueryContext, tenant: UUID | None, params: HistoryParams) -> Response:
     page, per_page, sort_by, order = params.page, params.per_page, params.sort_by, params.order
     date_from, date_to = _aware(params.date_from), _aware(params.date_to)
     if date_from and date_to and date_from > date_to:
@@ -187,7 +129,6 @@ async def _history_page(ctx: QueryContext, tenant: UUID | None, params: HistoryP
         raise HTTPException(503, str(exc)) from exc
     more = len(rows) > per_page
     rows = rows[:per_page]
-    # Returned as a Response: FastAPI would validate and serialise the model again.
     page_body = AnalysesPublic(
         data=[
             AnalysisListItem(
@@ -211,3 +152,49 @@ async def _history_page(ctx: QueryContext, tenant: UUID | None, params: HistoryP
         ),
     )
     return json_response(page_body)
+
+
+ROUTES = [
+    PlainRoute(
+        "GET",
+        "/api/media/status/{analysis_id}",
+        status,
+        summary="Status, progress and results of one analysis",
+        tags=TAGS,
+        response_model=AnalysisStatus,
+        parameters=[ANALYSIS_ID_PARAMETER],
+        responses={
+            400: problem_response("Malformed UUID.", "'12345' is not a valid analysis id (UUID)."),
+            404: problem_response(
+                "Unknown analysis.", "No analysis with id 550e8400-e29b-41d4-a716-446655440000."
+            ),
+            410: problem_response(
+                "The analysis was deleted.",
+                "Analysis 550e8400-e29b-41d4-a716-446655440000 has been deleted.",
+            ),
+            503: problem_response(
+                "PostgreSQL unavailable, or the projection could not be shown to have caught "
+                "up with the event log in time (a just-submitted analysis may not show yet).",
+                "Cannot tell yet whether analysis 550e8400-e29b-41d4-a716-446655440000 exists: "
+                "the projection has not caught up with the event log within 5s.",
+            ),
+        },
+    ),
+    PlainRoute(
+        "GET",
+        "/api/media/history",
+        history,
+        summary="Analyses, newest first, with filters, pages and a keyset cursor",
+        tags=TAGS,
+        response_model=AnalysesPublic,
+        query=HistoryParams,
+        responses={
+            400: problem_response(
+                "Invalid parameter; `detail` and `errors` name it.",
+                "Invalid request: per_page: Input should be less than or equal to 100",
+            ),
+            503: _UNAVAILABLE,
+        },
+    ),
+]
+"""The query side's busiest routes, as plain Starlette routes (http_edge.plain_routes)."""
