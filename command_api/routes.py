@@ -113,7 +113,11 @@ ROUTES = [
             },
         },
         responses={
-            400: problem_response("Malformed JSON.", "Request body is not valid JSON."),
+            400: problem_response(
+                "Malformed JSON, a body that is not a JSON object, or a missing required "
+                "field; `errors` names the field.",
+                "Invalid request: media_url: Field required",
+            ),
             409: problem_response(
                 "The Idempotency-Key was used before with a different body, or its first "
                 "request is still being recorded.",
@@ -127,7 +131,7 @@ ROUTES = [
                 "Body is not JSON.", "Content-Type must be application/json, not 'text/plain'."
             ),
             422: problem_response(
-                "Invalid field; `errors` names each one.",
+                "A field present but invalid; `errors` names each one.",
                 "Invalid request: media_type: Input should be 'video', 'audio', 'document', "
                 "'image' or 'unknown'",
             ),

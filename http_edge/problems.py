@@ -1,6 +1,7 @@
 """RFC 9457 problem details for every HTTP error, on both API sides.
 
-Validation errors name the field; malformed JSON is 400, invalid fields 422;
+Validation errors name the field; malformed JSON, a body that is not an object
+and a missing required field are 400, a field present but invalid 422 (PRD 5.1);
 nothing answers with an HTML page or a stack trace.
 """
 
@@ -56,14 +57,23 @@ def _is_malformed_json(errors: list[dict[str, Any]]) -> bool:
     return any(e.get("type") == "json_invalid" for e in errors)
 
 
+def _is_malformed(error: dict[str, Any]) -> bool:
+    """400 rather than 422 (PRD 5.1): the request's shape is wrong, not a field's value.
+    A bad URL or header parameter, a required field (or the whole body) missing, or a
+    body that is not a JSON object."""
+    loc = tuple(error.get("loc", ()))
+    return loc[:1] in (("query",), ("path",), ("header",)) or (
+        loc[:1] == ("body",) and (error.get("type") == "missing" or loc == ("body",))
+    )
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
     if _is_malformed_json(errors):
         return problem(400, "Request body is not valid JSON.")
-    # A bad query, path or header parameter is a malformed request (400); a bad body field 422.
-    in_url = any(e.get("loc", ("",))[0] in ("query", "path", "header") for e in errors)
-    status = 400 if in_url else 422
+    # A malformed request is 400; a body field present but invalid is 422.
+    status = 400 if any(_is_malformed(e) for e in errors) else 422
     fields = [
         {"field": _field_name(e.get("loc", ())), "message": str(e.get("msg", ""))} for e in errors
     ]

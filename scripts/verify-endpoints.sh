@@ -73,6 +73,8 @@ if expect 202 "the PRD's request example" POST /api/media/analyze "$request"; th
   [[ "$(json 'd["status"]')" == "pending" ]] || deviation "the 202 answer's status is not pending"
   id="$(json 'd["analysis_id"]')"
 fi
+expect 400 "missing required field: media_url" POST /api/media/analyze \
+  '{"prompt": "x", "media_type": "video"}' && is_problem "missing media_url"
 expect 400 "malformed JSON" POST /api/media/analyze '{"prompt": "x", "media_url": ' && is_problem "malformed JSON"
 expect 422 "invalid field format: media_type" POST /api/media/analyze \
   "{\"prompt\": \"x\", \"media_url\": \"$MEDIA_URL\", \"media_type\": \"hologram\"}" \

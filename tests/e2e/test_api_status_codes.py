@@ -86,9 +86,6 @@ def test_post_malformed_json_answers_400(client: httpx.Client) -> None:
     ("change", "field", "detail_has"),
     [
         ({"media_type": "hologram"}, "media_type", "'video', 'audio'"),
-        ({"prompt": None}, "prompt", "required"),
-        ({"media_url": None}, "media_url", "required"),
-        ({"media_type": None}, "media_type", "required"),
         ({"prompt": ""}, "prompt", "at least 1 character"),
         ({"prompt": "x" * 10_001}, "prompt", "at most 10000 characters"),
         ({"media_url": "ftp://example.com/a.mp4"}, "media_url", "scheme"),
@@ -113,15 +110,37 @@ def test_post_malformed_json_answers_400(client: httpx.Client) -> None:
 def test_post_invalid_field_answers_422_naming_it(
     client: httpx.Client, change: dict[str, Any], field: str, detail_has: str
 ) -> None:
-    body = valid_body()
-    for key, value in change.items():
-        if value is None:
-            body.pop(key)
-        else:
-            body[key] = value
-    problem = assert_problem(client.post("/api/media/analyze", json=body), 422, field)
+    problem = assert_problem(
+        client.post("/api/media/analyze", json=valid_body(**change)), 422, field
+    )
     assert [e["field"] for e in problem["errors"]] == [field]
     assert detail_has in problem["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("field", ["prompt", "media_url", "media_type"])
+def test_post_missing_required_field_answers_400_naming_it(
+    client: httpx.Client, field: str
+) -> None:
+    body = valid_body()
+    body.pop(field)
+    problem = assert_problem(client.post("/api/media/analyze", json=body), 400, field)
+    assert problem["errors"] == [{"field": field, "message": "Field required"}]
+
+
+@pytest.mark.parametrize("body", [[], "text", 7, None])
+def test_post_body_that_is_not_an_object_answers_400(client: httpx.Client, body: Any) -> None:
+    response = client.post("/api/media/analyze", json=body)
+    problem = assert_problem(response, 400, "body")
+    assert [e["field"] for e in problem["errors"]] == ["body"]
+
+
+def test_post_missing_and_invalid_fields_together_answer_400_naming_both(
+    client: httpx.Client,
+) -> None:
+    body = valid_body(media_type="hologram")
+    body.pop("media_url")
+    problem = assert_problem(client.post("/api/media/analyze", json=body), 400, "media_url")
+    assert {e["field"] for e in problem["errors"]} == {"media_url", "media_type"}
 
 
 def test_post_body_over_the_size_limit_answers_413(client: httpx.Client) -> None:

@@ -42,7 +42,10 @@ POSTS: list[tuple[str, dict[str, Any], int, str]] = [
         400,
         "JSON",
     ),
-    ("JSON that is not an object", _json([1, 2]), 422, "body"),
+    ("JSON that is not an object", _json([1, 2]), 400, "body"),
+    ("JSON null", _json(None), 400, "body"),
+    ("empty body", {"content": b"", "headers": {"Content-Type": "application/json"}}, 400, "body"),
+    ("empty object", _json({}), 400, "prompt"),
     (
         "wrong content type",
         {"content": b"prompt=p", "headers": {"Content-Type": "text/plain"}},
@@ -85,7 +88,20 @@ POSTS: list[tuple[str, dict[str, Any], int, str]] = [
     ("NUL in the prompt", _json({**GOOD, "prompt": "a\x00b"}), 422, "prompt"),
     ("prompt over 10,000 characters", _json({**GOOD, "prompt": "x" * 10_001}), 422, "prompt"),
     ("empty prompt", _json({**GOOD, "prompt": ""}), 422, "prompt"),
-    ("missing media_url", _json({"prompt": "p", "media_type": "video"}), 422, "media_url"),
+    ("missing media_url", _json({"prompt": "p", "media_type": "video"}), 400, "media_url"),
+    (
+        "missing prompt",
+        _json({"media_url": GOOD["media_url"], "media_type": "video"}),
+        400,
+        "prompt",
+    ),
+    (
+        "missing media_type",
+        _json({"prompt": "p", "media_url": GOOD["media_url"]}),
+        400,
+        "media_type",
+    ),
+    ("media_url null", _json({**GOOD, "media_url": None}), 422, "media_url"),
     ("file: URL", _json({**GOOD, "media_url": "file:///etc/passwd"}), 422, "media_url"),
     ("gopher: URL", _json({**GOOD, "media_url": "gopher://127.0.0.1:70/_x"}), 422, "media_url"),
     ("data: URL", _json({**GOOD, "media_url": "data:video/mp4;base64,AAAA"}), 422, "media_url"),
@@ -97,6 +113,13 @@ POSTS: list[tuple[str, dict[str, Any], int, str]] = [
     ),
     ("unknown media_type", _json({**GOOD, "media_type": "hologram"}), 422, "media_type"),
     ("unknown field", _json({**GOOD, "priority": "high"}), 422, "priority"),
+    ("max_tokens below 1", _json({**GOOD, "config": {"max_tokens": -1}}), 422, "config.max_tokens"),
+    (
+        "temperature above 2",
+        _json({**GOOD, "config": {"temperature": 9}}),
+        422,
+        "config.temperature",
+    ),
     (
         "options of the wrong type",
         _json({**GOOD, "options": {"extract_frames": "sometimes"}}),
@@ -134,7 +157,7 @@ GETS: list[tuple[str, str, str, dict[str, Any], int, str]] = [
         "not found",
     ),
     ("status of an unknown id", "GET", f"/api/media/status/{uuid4()}", {}, 404, "No analysis"),
-    # Query parameters: 400 naming the parameter (bodies answer 422).
+    # Query parameters: 400 naming the parameter (a body field present but invalid answers 422).
     ("SQL in status", "GET", "/api/media/history", {"status": "' OR 1=1--"}, 400, "status"),
     (
         "SQL in media_type",

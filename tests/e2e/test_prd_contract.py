@@ -60,6 +60,18 @@ def test_model_parameters_out_of_range_answer_422_naming_them(
     assert field in problem["detail"]
 
 
+@pytest.mark.parametrize("missing", ["prompt", "media_url", "media_type"])
+def test_a_missing_required_field_answers_400_naming_it(
+    client: httpx.Client, gone_media_url: str, missing: str
+) -> None:
+    body = {"prompt": "p", "media_url": gone_media_url, "media_type": "video"}
+    del body[missing]
+    response = client.post("/api/media/analyze", json=body)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in response.json()["errors"]] == [missing]
+
+
 def test_an_unknown_media_type_answers_422(client: httpx.Client, gone_media_url: str) -> None:
     body = {"prompt": "p", "media_url": gone_media_url, "media_type": "hologram"}
     response = client.post("/api/media/analyze", json=body)

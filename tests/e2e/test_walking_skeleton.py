@@ -105,7 +105,7 @@ def test_invalid_submissions_name_the_field(client: httpx.Client) -> None:
     missing = client.post(
         "/api/media/analyze", json={"media_url": "https://e.com/a", "media_type": "video"}
     )
-    assert missing.status_code == 422
+    assert missing.status_code == 400
     assert "prompt" in missing.json()["detail"]
     malformed = client.post(
         "/api/media/analyze", content=b"{not json", headers={"content-type": "application/json"}
