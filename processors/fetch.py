@@ -4,22 +4,17 @@ redirects and DNS re-binding cannot reach inside)."""
 
 from __future__ import annotations
 
-import functools
 import http.cookiejar
-import socket
-import ssl
 import time
-import typing
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
-import httpcore
 import httpx
 
-from processors.address_policy import Network, refusal_reason
+from processors.address_policy import Network
 from processors.errors import (
     FetchError,
     FetchHTTPError,
@@ -28,86 +23,11 @@ from processors.errors import (
     FetchTooLarge,
     FetchUnreachable,
 )
+from processors.guarded_transport import AddressRefused, GuardedTransport
 
 MAX_REDIRECTS = 5
 CHUNK = 64 * 1024
 DRAINED_BODY_BYTES = 64 * 1024
-
-
-class _AddressRefused(httpcore.ConnectError):
-    """Raised inside httpcore; mapped to FetchRefused by ``fetch_media``."""
-
-
-class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
-    """Resolves the host itself and connects only to an allowed address."""
-
-    def __init__(self, allowed: Sequence[Network]) -> None:
-        self._allowed = tuple(allowed)
-        self._inner = httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-        local_address: str | None = None,
-        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        try:
-            infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
-        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-        for address in addresses:
-            reason = refusal_reason(address, self._allowed)
-            if reason is not None:
-                raise _AddressRefused(f"{host} resolves to {reason}")
-        if not addresses:
-            raise httpcore.ConnectError(f"{host} has no address")
-        return await self._inner.connect_tcp(
-            addresses[0],
-            port,
-            timeout=timeout,
-            local_address=local_address,
-            socket_options=socket_options,
-        )
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise _AddressRefused("unix sockets are not allowed")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    """One verifying TLS context for every download.
-
-    Building one loads the CA bundle, which is costly; once per process is enough.
-    """
-    return httpx.create_ssl_context()
-
-
-class GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport with its connection pool on the guarded backend.
-
-    httpx does not expose httpcore's ``network_backend``; the pool is rebuilt
-    with it (tests prove the refusal end to end)."""
-
-    def __init__(self, allowed: Sequence[Network]) -> None:
-        context = _ssl_context()
-        super().__init__(verify=context, retries=0)
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=context,
-            http1=True,
-            http2=False,
-            network_backend=GuardedNetworkBackend(allowed),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +130,7 @@ class MediaFetcher:
             except httpx.TimeoutException as exc:
                 raise FetchTimeout(f"{current.host} did not answer in time") from exc
             except httpx.TransportError as exc:
-                if isinstance(exc.__cause__, _AddressRefused):
+                if isinstance(exc.__cause__, AddressRefused):
                     raise FetchRefused(f"refused to fetch {current}: {exc.__cause__}") from exc
                 reason = str(exc) or type(exc).__name__
                 raise FetchUnreachable(f"cannot reach {current.host}: {reason}") from exc
