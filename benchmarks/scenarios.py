@@ -22,8 +22,8 @@ from benchmarks import loadgen, procstat
 from benchmarks.loadgen import Request
 from events import EVENTS_TOPIC, AnalysisRequested, encode, new_envelope
 from infra.database import asyncpg_dsn
-from projector.counts import RECOUNT
 from query_api import cursor
+from read_model.tables import RECOUNT_SQL
 
 CLIP_DEADLINE_SECONDS = 300
 
@@ -272,7 +272,7 @@ async def seed_history(dsn: str, rows: int) -> float:
             # Rows written around the projector: rebuild the history counts from them,
             # as an operator would after a bulk load (`media-analysis projection recount`).
             await conn.execute("DELETE FROM analysis_count")
-            await conn.execute(RECOUNT)
+            await conn.execute(RECOUNT_SQL)
             await conn.execute("ANALYZE analysis_request")
             await conn.execute("ANALYZE analysis_count")
     finally:

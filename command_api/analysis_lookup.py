@@ -5,17 +5,14 @@ from __future__ import annotations
 from typing import Protocol
 from uuid import UUID
 
-from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+import asyncpg
 
-from events import MediaAnalysisError
+from infra.database import DRIVER_ERRORS
+from read_model.errors import ReadModelUnavailable
 from read_model.positions import CatchUp, ProjectionBehind
-from read_model.tables import analysis_request
 
-
-class ReadModelUnavailable(MediaAnalysisError):
-    """The projection could not be read (PostgreSQL down or too slow)."""
+_STATUS_SQL = "SELECT status FROM analysis_request WHERE id = $1"
+_STATUS_FOR_TENANT_SQL = _STATUS_SQL + " AND created_by = $2"
 
 
 class AnalysisLookup(Protocol):
@@ -28,17 +25,17 @@ class AnalysisLookup(Protocol):
 class ProjectionLookup:
     """Reads the status from the projection (read only)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
 
     async def status_of(self, analysis_id: UUID, tenant: UUID | None = None) -> str | None:
-        query = select(analysis_request.c.status).where(analysis_request.c.id == analysis_id)
-        if tenant is not None:
-            query = query.where(analysis_request.c.created_by == tenant)
         try:
-            async with self._engine.connect() as conn:
-                status: str | None = (await conn.execute(query)).scalar_one_or_none()
-        except (SQLAlchemyError, OSError) as exc:
+            async with self._pool.acquire() as conn:
+                if tenant is None:
+                    status: str | None = await conn.fetchval(_STATUS_SQL, analysis_id)
+                else:
+                    status = await conn.fetchval(_STATUS_FOR_TENANT_SQL, analysis_id, tenant)
+        except DRIVER_ERRORS as exc:
             raise ReadModelUnavailable(f"PostgreSQL is unavailable, retry later ({exc})") from exc
         return status
 

@@ -14,10 +14,11 @@ from command_api.estimates import DurationEstimator, MedianDurationEstimator
 from command_api.idempotency import IdempotencyStore, PostgresIdempotencyStore
 from command_api.publisher import EventPublisher, KafkaEventPublisher
 from http_edge.health import KafkaCheck, postgres_check
-from infra.database import create_engine, single_statement_reads
+from infra.database import create_pool
 from infra.kafka import build_kafka_broker
 from infra.settings import Settings
-from read_model.positions import CatchUp, LogEnds, ProjectionWatermark
+from read_model.positions import CatchUp, LogEnds
+from read_model.watermark import ProjectionWatermark
 
 PRODUCE_LINGER_MS = 5
 """How long a POST's event waits for others to share its produce request: fewer,
@@ -44,8 +45,8 @@ def build_broker(settings: Settings) -> KafkaBroker:
 async def command_lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
     """Start the producer and the database pool; stop them on shutdown."""
     broker = build_broker(settings)
-    engine = create_engine(settings)
-    watermark = ProjectionWatermark(single_statement_reads(engine))
+    pool = await create_pool(settings)
+    watermark = ProjectionWatermark(pool)
     catch_up = CatchUp(
         LogEnds(settings.kafka_bootstrap_list),
         watermark,
@@ -55,17 +56,17 @@ async def command_lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[No
     await broker.start()
     app.state.command = CommandContext(
         publisher=KafkaEventPublisher(broker, settings.kafka_publish_timeout_seconds),
-        lookup=CaughtUpLookup(ProjectionLookup(single_statement_reads(engine)), catch_up),
+        lookup=CaughtUpLookup(ProjectionLookup(pool), catch_up),
         watermark=watermark,
         read_your_writes_timeout=settings.read_your_writes_timeout_seconds,
         # A claim unpublished for longer than a publish can take was left by a crash.
         idempotency=PostgresIdempotencyStore(
-            engine, stale_after=settings.kafka_publish_timeout_seconds + 10
+            pool, stale_after=settings.kafka_publish_timeout_seconds + 10
         ),
-        estimator=MedianDurationEstimator(engine, ttl=settings.estimated_time_cache_seconds),
+        estimator=MedianDurationEstimator(pool, ttl=settings.estimated_time_cache_seconds),
     )
     checks = getattr(app.state, "readiness_checks", {})
-    checks.update({"kafka": kafka_check, "postgres": postgres_check(engine)})
+    checks.update({"kafka": kafka_check, "postgres": postgres_check(pool)})
     app.state.readiness_checks = checks
     try:
         yield
@@ -73,4 +74,4 @@ async def command_lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[No
         await catch_up.close()
         await kafka_check.close()
         await broker.stop()
-        await engine.dispose()
+        await pool.close()

@@ -13,15 +13,11 @@ import math
 import time
 from typing import Protocol
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+import asyncpg
 
-from read_model.tables import analysis_request
+from infra.database import DRIVER_ERRORS
 
 log = logging.getLogger(__name__)
-
-t = analysis_request
 
 DEFAULT_SECONDS: dict[str, int] = {
     "video": 60,
@@ -34,6 +30,13 @@ DEFAULT_SECONDS: dict[str, int] = {
 
 SAMPLE_SIZE = 100
 """How many of the most recent completed analyses the median is taken over."""
+
+_MEDIAN_SQL = (
+    "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds) FROM ("
+    "SELECT extract(epoch FROM completed_at - created_at) AS seconds FROM analysis_request "
+    "WHERE status = 'completed' AND media_type = $1 "
+    "ORDER BY completed_at DESC LIMIT $2) AS recent"
+)
 
 
 class DurationEstimator(Protocol):
@@ -50,8 +53,8 @@ class MedianDurationEstimator:
     pool and held every POST for the query timeout.)
     """
 
-    def __init__(self, engine: AsyncEngine, *, ttl: float, timeout: float = 1.0) -> None:
-        self._engine = engine
+    def __init__(self, pool: asyncpg.Pool, *, ttl: float, timeout: float = 1.0) -> None:
+        self._pool = pool
         self._ttl = ttl
         self._timeout = timeout
         self._cache: dict[str, tuple[float, int]] = {}
@@ -79,23 +82,15 @@ class MedianDurationEstimator:
 
     async def _median(self, media_type: str) -> int:
         default = DEFAULT_SECONDS.get(media_type, DEFAULT_SECONDS["unknown"])
-        recent = (
-            select(func.extract("epoch", t.c.completed_at - t.c.created_at).label("seconds"))
-            .where(t.c.status == "completed", t.c.media_type == media_type)
-            .order_by(t.c.completed_at.desc())
-            .limit(SAMPLE_SIZE)
-            .subquery()
-        )
-        median = select(func.percentile_cont(0.5).within_group(recent.c.seconds))
 
         async def query() -> float | None:
-            async with self._engine.connect() as conn:
-                result: float | None = (await conn.execute(median)).scalar_one_or_none()
+            async with self._pool.acquire() as conn:
+                result: float | None = await conn.fetchval(_MEDIAN_SQL, media_type, SAMPLE_SIZE)
             return result
 
         try:
             value = await asyncio.wait_for(query(), self._timeout)
-        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        except DRIVER_ERRORS as exc:
             # An estimate is advisory: a database hiccup must not fail the request.
             log.warning("estimated_time falls back to the default: %s", exc)
             return default

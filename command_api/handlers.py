@@ -6,11 +6,12 @@ import logging
 from dataclasses import dataclass
 from uuid import UUID, uuid4, uuid5
 
-from command_api.analysis_lookup import AnalysisLookup, ReadModelUnavailable
+from command_api.analysis_lookup import AnalysisLookup
 from command_api.idempotency import IdempotencyStore, request_hash
 from command_api.publisher import EventLogUnavailable, EventPublisher, LogPosition
 from command_api.schemas import AnalyzeRequest
 from events import AnalysisDeleted, AnalysisRequested, MediaAnalysisError, new_envelope
+from read_model.errors import ReadModelUnavailable
 
 SOURCE = "/media-analysis/command-api"
 # Event ids of idempotent requests derive from the analysis id, so a re-publication

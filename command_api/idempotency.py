@@ -18,16 +18,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+import asyncpg
 
-from command_api.analysis_lookup import ReadModelUnavailable
 from events import MediaAnalysisError
-from read_model.tables import idempotency_key
-
-t = idempotency_key
+from infra.database import DRIVER_ERRORS
+from read_model.errors import ReadModelUnavailable
 
 
 class IdempotencyKeyReused(MediaAnalysisError):
@@ -56,9 +51,24 @@ class IdempotencyStore(Protocol):
     async def release(self, key: str) -> None: ...
 
 
+_CLAIM_SQL = (
+    "INSERT INTO idempotency_key (key, request_hash, analysis_id, published, created_at) "
+    "VALUES ($1, $2, $3, false, $4) ON CONFLICT (key) DO NOTHING RETURNING analysis_id"
+)
+_READ_SQL = (
+    "SELECT request_hash, analysis_id, published, created_at FROM idempotency_key WHERE key = $1"
+)
+_TAKE_OVER_SQL = (
+    "UPDATE idempotency_key SET created_at = $3 "
+    "WHERE key = $1 AND NOT published AND created_at = $2 RETURNING analysis_id"
+)
+_PUBLISHED_SQL = "UPDATE idempotency_key SET published = true WHERE key = $1"
+_RELEASE_SQL = "DELETE FROM idempotency_key WHERE key = $1 AND NOT published"
+
+
 class PostgresIdempotencyStore:
-    def __init__(self, engine: AsyncEngine, *, stale_after: float) -> None:
-        self._engine = engine
+    def __init__(self, pool: asyncpg.Pool, *, stale_after: float) -> None:
+        self._pool = pool
         self._stale_after = timedelta(seconds=stale_after)
 
     async def claim(self, key: str, digest: str, analysis_id: UUID) -> Claim:
@@ -68,7 +78,7 @@ class PostgresIdempotencyStore:
                 claim = await self._try_claim(key, digest, analysis_id)
                 if claim is not None:
                     return claim
-        except (SQLAlchemyError, OSError) as exc:
+        except DRIVER_ERRORS as exc:
             raise ReadModelUnavailable(
                 f"PostgreSQL is unavailable (idempotency keys), retry later ({exc})"
             ) from exc
@@ -76,55 +86,34 @@ class PostgresIdempotencyStore:
 
     async def _try_claim(self, key: str, digest: str, analysis_id: UUID) -> Claim | None:
         now = datetime.now(UTC)
-        insert_new = (
-            insert(t)
-            .values(
-                key=key,
-                request_hash=digest,
-                analysis_id=analysis_id,
-                published=False,
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(t.c.analysis_id)
-        )
-        async with self._engine.begin() as conn:
-            if (await conn.execute(insert_new)).scalar_one_or_none() is not None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            if await conn.fetchval(_CLAIM_SQL, key, digest, analysis_id, now) is not None:
                 return Claim(analysis_id, owned=True)
-            row = (await conn.execute(select(t).where(t.c.key == key))).first()
+            row = await conn.fetchrow(_READ_SQL, key)
             if row is None:
                 return None
-            if row.request_hash != digest:
+            if row["request_hash"] != digest:
                 raise IdempotencyKeyReused(
                     f"Idempotency-Key '{key}' was already used with a different request body "
-                    f"(analysis {row.analysis_id}); use a new key for a new request."
+                    f"(analysis {row['analysis_id']}); use a new key for a new request."
                 )
-            if row.published or now - row.created_at < self._stale_after:
-                return Claim(row.analysis_id, owned=False)
-            take_over = (
-                update(t)
-                .where(t.c.key == key, t.c.published.is_(False), t.c.created_at == row.created_at)
-                .values(created_at=now)
-                .returning(t.c.analysis_id)
-            )
-            taken = (await conn.execute(take_over)).scalar_one_or_none()
-            return Claim(row.analysis_id, owned=taken is not None)
+            if row["published"] or now - row["created_at"] < self._stale_after:
+                return Claim(row["analysis_id"], owned=False)
+            taken = await conn.fetchval(_TAKE_OVER_SQL, key, row["created_at"], now)
+            return Claim(row["analysis_id"], owned=taken is not None)
 
     async def mark_published(self, key: str) -> None:
-        try:
-            async with self._engine.begin() as conn:
-                await conn.execute(update(t).where(t.c.key == key).values(published=True))
-        except (SQLAlchemyError, OSError) as exc:
-            raise ReadModelUnavailable(
-                f"PostgreSQL is unavailable (idempotency keys), retry later ({exc})"
-            ) from exc
+        await self._execute(_PUBLISHED_SQL, key)
 
     async def release(self, key: str) -> None:
         """Forget an unpublished claim so a retry can publish."""
+        await self._execute(_RELEASE_SQL, key)
+
+    async def _execute(self, sql: str, key: str) -> None:
         try:
-            async with self._engine.begin() as conn:
-                await conn.execute(delete(t).where(t.c.key == key, t.c.published.is_(False)))
-        except (SQLAlchemyError, OSError) as exc:
+            async with self._pool.acquire() as conn:
+                await conn.execute(sql, key)
+        except DRIVER_ERRORS as exc:
             raise ReadModelUnavailable(
                 f"PostgreSQL is unavailable (idempotency keys), retry later ({exc})"
             ) from exc

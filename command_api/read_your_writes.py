@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 from uuid import UUID
 
-from command_api.analysis_lookup import AnalysisLookup, ReadModelUnavailable
+from command_api.analysis_lookup import AnalysisLookup
+from read_model.errors import ReadModelUnavailable
 
 
 async def wait_visible(lookup: AnalysisLookup, analysis_id: UUID, within: float) -> bool:

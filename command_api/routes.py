@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from command_api import handlers
-from command_api.analysis_lookup import ReadModelUnavailable
 from command_api.bootstrap import CommandContext
 from command_api.deps import ContextDep, Tenant
 from command_api.idempotency import IdempotencyKeyReused
@@ -18,6 +17,7 @@ from http_edge.auth import tenant_of
 from http_edge.ids import AnalysisIdPath, parse_analysis_id
 from http_edge.plain_routes import PlainRoute, header, json_body, json_response
 from http_edge.problems import problem_response
+from read_model.errors import ReadModelUnavailable
 
 router = APIRouter(prefix="/api/media", tags=["commands"])
 

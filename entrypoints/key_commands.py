@@ -8,7 +8,7 @@ from typing import TextIO
 from uuid import UUID, uuid4
 
 from http_edge import api_keys
-from infra.database import create_engine
+from infra.database import create_pool
 from infra.settings import Settings
 
 
@@ -16,31 +16,31 @@ async def _run(
     action: str, settings: Settings, tenant: str | None, name: str | None, key_id: str | None,
     out: TextIO,
 ) -> int:  # fmt: skip
-    engine = create_engine(settings, pool_size=1)
+    pool = await create_pool(settings, max_size=1)
     try:
         if action == "create":
             owner = uuid4() if tenant in (None, "new") else UUID(tenant)
-            info, key = await api_keys.create(engine, owner, name or "unnamed")
+            info, key = await api_keys.create(pool, owner, name or "unnamed")
             out.write(
                 f"created key {info.id} for tenant {info.tenant} ({info.name})\n"
                 f"key (shown once, store it now): {key}\n"
             )
             return 0
         if action == "list":
-            for k in await api_keys.listed(engine):
+            for k in await api_keys.listed(pool):
                 state = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "active"
                 out.write(f"{k.id}  tenant {k.tenant}  {state:<24} {k.name}\n")
             return 0
         if key_id is None:
             out.write("keys revoke needs the key's id (see `keys list`)\n")
             return 2
-        if await api_keys.revoke(engine, UUID(key_id)):
+        if await api_keys.revoke(pool, UUID(key_id)):
             out.write(f"revoked key {key_id}\n")
             return 0
         out.write(f"no active key {key_id}\n")
         return 1
     finally:
-        await engine.dispose()
+        await pool.close()
 
 
 def keys_command(

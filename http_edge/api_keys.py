@@ -16,14 +16,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+import asyncpg
 
 from events import MediaAnalysisError
-from read_model.tables import api_key
+from infra.database import DRIVER_ERRORS
 
 PREFIX = "ma_"
+
+_CREATE_SQL = (
+    "INSERT INTO api_key (id, tenant, name, key_hash, created_at) VALUES ($1, $2, $3, $4, $5)"
+)
+_LIST_SQL = "SELECT id, tenant, name, created_at, revoked_at FROM api_key ORDER BY created_at"
+_REVOKE_SQL = "UPDATE api_key SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING id"
+_TENANT_SQL = "SELECT tenant FROM api_key WHERE key_hash = $1 AND revoked_at IS NULL"
 
 
 class KeyStoreUnavailable(MediaAnalysisError):
@@ -47,48 +52,32 @@ class KeyInfo:
     revoked_at: datetime | None
 
 
-async def create(engine: AsyncEngine, tenant: UUID, name: str) -> tuple[KeyInfo, str]:
+async def create(pool: asyncpg.Pool, tenant: UUID, name: str) -> tuple[KeyInfo, str]:
     """A new key for ``tenant``; returns its record and the key (shown once)."""
     key = new_key()
     info = KeyInfo(uuid4(), tenant, name, datetime.now(UTC), None)
-    async with engine.begin() as conn:
-        await conn.execute(
-            api_key.insert().values(
-                id=info.id,
-                tenant=tenant,
-                name=name,
-                key_hash=key_hash(key),
-                created_at=info.created_at,
-            )
-        )
+    async with pool.acquire() as conn:
+        await conn.execute(_CREATE_SQL, info.id, tenant, name, key_hash(key), info.created_at)
     return info, key
 
 
-async def listed(engine: AsyncEngine) -> list[KeyInfo]:
-    query = select(
-        api_key.c.id, api_key.c.tenant, api_key.c.name, api_key.c.created_at, api_key.c.revoked_at
-    ).order_by(api_key.c.created_at)
-    async with engine.connect() as conn:
-        return [KeyInfo(*row) for row in (await conn.execute(query)).all()]
+async def listed(pool: asyncpg.Pool) -> list[KeyInfo]:
+    async with pool.acquire() as conn:
+        return [KeyInfo(*row) for row in await conn.fetch(_LIST_SQL)]
 
 
-async def revoke(engine: AsyncEngine, key_id: UUID) -> bool:
+async def revoke(pool: asyncpg.Pool, key_id: UUID) -> bool:
     """Revoke a key; False when there is no such key or it was revoked already."""
-    async with engine.begin() as conn:
-        result = await conn.execute(
-            update(api_key)
-            .where(api_key.c.id == key_id, api_key.c.revoked_at.is_(None))
-            .values(revoked_at=datetime.now(UTC))
-        )
-    return bool(result.rowcount)
+    async with pool.acquire() as conn:
+        return await conn.fetchval(_REVOKE_SQL, key_id, datetime.now(UTC)) is not None
 
 
 class KeyResolver:
     """Key -> tenant for the API, with a short cache so a busy client does not
     cost a query per request; a revoked key stops working within ``ttl`` seconds."""
 
-    def __init__(self, engine: AsyncEngine, ttl: float) -> None:
-        self._engine = engine
+    def __init__(self, pool: asyncpg.Pool, ttl: float) -> None:
+        self._pool = pool
         self._ttl = ttl
         self._cache: dict[str, tuple[float, UUID | None]] = {}
 
@@ -99,13 +88,10 @@ class KeyResolver:
         cached = self._cache.get(digest)
         if cached is not None and now - cached[0] < self._ttl:
             return cached[1]
-        query = select(api_key.c.tenant).where(
-            api_key.c.key_hash == digest, api_key.c.revoked_at.is_(None)
-        )
         try:
-            async with self._engine.connect() as conn:
-                tenant: UUID | None = (await conn.execute(query)).scalar_one_or_none()
-        except (SQLAlchemyError, OSError) as exc:
+            async with self._pool.acquire() as conn:
+                tenant: UUID | None = await conn.fetchval(_TENANT_SQL, digest)
+        except DRIVER_ERRORS as exc:
             raise KeyStoreUnavailable(f"cannot check the API key: {exc}") from exc
         if len(self._cache) > 10_000:  # unknown keys must not grow it without bound
             self._cache.clear()

@@ -21,7 +21,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from http_edge.api_keys import KeyResolver, KeyStoreUnavailable, key_hash
 from http_edge.problems import problem_response
 from http_edge.rate_limit import TokenBuckets
-from infra.database import create_engine, single_statement_reads
+from infra.database import create_pool
 from infra.settings import Settings
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <key>`.")
@@ -40,16 +40,16 @@ async def auth_lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[None]
         app.state.access = AccessControl(None, None)
         yield
         return
-    engine = create_engine(settings, pool_size=2)
+    pool = await create_pool(settings, max_size=2)
     buckets = TokenBuckets(settings.api_rate_limit_per_minute)
     app.state.access = AccessControl(
-        KeyResolver(single_statement_reads(engine), settings.api_key_cache_seconds),
+        KeyResolver(pool, settings.api_key_cache_seconds),
         buckets if settings.api_rate_limit_per_minute else None,
     )
     try:
         yield
     finally:
-        await engine.dispose()
+        await pool.close()
 
 
 def _unauthorized(detail: str) -> HTTPException:

@@ -7,11 +7,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from http_edge.problems import problem
 
@@ -21,10 +20,10 @@ Check = Callable[[], Awaitable[None]]
 CHECK_TIMEOUT_SECONDS = 3.0
 
 
-def postgres_check(engine: AsyncEngine) -> Check:
+def postgres_check(pool: asyncpg.Pool) -> Check:
     async def check() -> None:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        async with pool.acquire() as conn:
+            await conn.fetchval("SELECT 1")
 
     return check
 

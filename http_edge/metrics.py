@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -27,15 +28,12 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from events import EVENTS_TOPIC
-from infra.database import create_engine
+from infra.database import create_pool
 from infra.settings import Settings
 from read_model.positions import LogEnds
-from read_model.tables import projection_position
+from read_model.watermark import applied_positions
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +63,6 @@ PROJECTOR_LAG_KNOWN = Gauge(
     multiprocess_mode="mostrecent",
 )
 
-PROJECTION = "analysis_request"
 LAG_TIMEOUT_SECONDS = 2.0
 
 
@@ -100,9 +97,9 @@ class RequestMetrics:
 class ProjectorLag:
     """End offsets from Kafka minus positions from PostgreSQL, on demand."""
 
-    def __init__(self, settings: Settings) -> None:
-        self._engine: AsyncEngine = create_engine(settings, pool_size=1)
-        self._ends = LogEnds(settings.kafka_bootstrap_list, request_timeout_ms=2000)
+    def __init__(self, pool: asyncpg.Pool, ends: LogEnds) -> None:
+        self._pool = pool
+        self._ends = ends
 
     async def refresh(self) -> None:
         try:
@@ -118,17 +115,13 @@ class ProjectorLag:
 
     async def _lag(self) -> dict[int, int]:
         ends = await self._ends.fetch()
-        query = select(projection_position.c.partition, projection_position.c.next_offset).where(
-            projection_position.c.projection == PROJECTION,
-            projection_position.c.topic == EVENTS_TOPIC,
-        )
-        async with self._engine.connect() as conn:
-            applied = {row.partition: row.next_offset for row in (await conn.execute(query)).all()}
+        async with self._pool.acquire() as conn:
+            applied = await applied_positions(conn)
         return {p: max(0, end - applied.get(p, 0)) for p, end in ends.items()}
 
     async def close(self) -> None:
         await self._ends.close()
-        await self._engine.dispose()
+        await self._pool.close()
 
 
 def _registry(settings: Settings) -> CollectorRegistry:
@@ -143,7 +136,10 @@ def _registry(settings: Settings) -> CollectorRegistry:
 
 @asynccontextmanager
 async def metrics_lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
-    lag = ProjectorLag(settings)
+    lag = ProjectorLag(
+        await create_pool(settings, max_size=1),
+        LogEnds(settings.kafka_bootstrap_list, request_timeout_ms=2000),
+    )
     app.state.projector_lag = lag
     app.state.metrics_registry = _registry(settings)
     try:

@@ -1,8 +1,12 @@
-"""The async SQLAlchemy engine, built from settings (never at import time)."""
+"""The two database paths, built from settings (never at import time): an async
+SQLAlchemy engine (Core) for the projector, its replays and the migrations; plain
+asyncpg pools for everything that serves requests (see :func:`create_pool`)."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import URL, make_url
@@ -31,6 +35,17 @@ def asyncpg_dsn(database_url: str | URL) -> str:
     SQLAlchemy's driver name, password kept."""
     url = make_url(database_url).set(drivername="postgresql")
     return url.render_as_string(hide_password=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """SQL with ``$n`` placeholders and the names of the values they take, in order."""
+
+    sql: str
+    names: tuple[str, ...]
+
+    def args(self, values: dict[str, Any]) -> list[Any]:
+        return [values[name] for name in self.names]
 
 
 DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
@@ -82,38 +97,33 @@ def create_engine(
     )
 
 
-def single_statement_reads(engine: AsyncEngine) -> AsyncEngine:
-    """The same pool, without BEGIN/ROLLBACK around each statement.
-
-    For callers that only read, one statement at a time: the statement is its own
-    snapshot, and two round trips per request are saved.
-    """
-    return engine.execution_options(isolation_level="AUTOCOMMIT")
-
-
 async def _json_codecs(conn: asyncpg.Connection) -> None:
     for name in ("json", "jsonb"):
         await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
-async def _keep_session(conn: asyncpg.Connection) -> None:
-    """The read pool's reads change no session state (no SET, LISTEN or open
-    transaction), so the default reset on release (one more round trip per
-    read) has nothing to undo."""
+async def _end_transaction(conn: asyncpg.Connection) -> None:
+    """What a pooled connection needs undone on release: only a transaction left
+    open (its statements change no other session state: no SET or LISTEN), so
+    the default reset (one more round trip per release) is not paid."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
 
 
-async def create_read_pool(
+async def create_pool(
     settings: Settings, *, max_size: int | None = None, custom_plans: bool = False
 ) -> asyncpg.Pool:
-    """A plain asyncpg pool for the query side's hottest read (status by id).
+    """A plain asyncpg pool: the database path of the query side, the command
+    side's reads and idempotency keys, the processors' ledger and the HTTP edge
+    (literal SQL, each statement prepared once per connection and cached).
 
-    On that path SQLAlchemy's async adaptation (a greenlet per call, statement
-    cache keys, result processing) cost more CPU than the query itself, and its
-    queue pool closes every overflow connection it gets back, so a load past
-    ``DATABASE_POOL_SIZE`` concurrent reads paid a new connection, TLS probe
-    included, per request. asyncpg's pool keeps up to pool size + overflow
-    connections open and closes the extra ones only after they sat idle for
-    ``DATABASE_POOL_RECYCLE`` seconds. Nothing connects until the first read.
+    On these paths SQLAlchemy's async adaptation (a greenlet per call, statement
+    cache keys, result processing) cost more CPU than the queries themselves, and
+    its queue pool closes every overflow connection it gets back, so a load past
+    ``DATABASE_POOL_SIZE`` concurrent reads paid a new connection per request.
+    asyncpg's pool keeps up to pool size + overflow connections open and closes
+    the extra ones only after they sat idle for ``DATABASE_POOL_RECYCLE`` seconds.
+    Nothing connects until the first statement.
 
     ``custom_plans``: see :data:`CUSTOM_PLANS` (the history listing's pool).
     """
@@ -125,7 +135,7 @@ async def create_read_pool(
         timeout=5,
         command_timeout=30,
         init=_json_codecs,
-        reset=_keep_session,
+        reset=_end_transaction,
         server_settings=CUSTOM_PLANS if custom_plans else None,
     )
     return pool

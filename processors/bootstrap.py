@@ -10,7 +10,7 @@ from faststream.kafka import KafkaBroker
 from events import EVENTS_TOPIC, AnalysisEvent, Envelope, caused_by, encode
 from infra.artifacts import build_artifact_store
 from infra.consumer_control import ConsumerControl
-from infra.database import create_engine, create_read_pool
+from infra.database import asyncpg_dsn, create_pool
 from infra.kafka import build_kafka_broker
 from infra.settings import Settings
 from infra.supervision import Failures
@@ -64,12 +64,12 @@ def build_broker(settings: Settings, failures: Failures) -> tuple[KafkaBroker, C
             record.value, topic=EVENTS_TOPIC, key=record.key, headers=record.header_dict()
         )
 
-    # The watermark's engine polls (rarely: it listens for the projector's
-    # notices); the reads have a connection per analysis slot, so none waits
-    # for another's and none is opened and closed per read.
+    # A connection per analysis slot, so no read waits for another's and none is
+    # opened and closed per read, and one for the watermark's polls (rare: it
+    # listens for the projector's notices).
     ledger = ProjectionLedger(
-        create_engine(settings, pool_size=1),
-        lambda: create_read_pool(settings, max_size=settings.processor_concurrency),
+        lambda: create_pool(settings, max_size=settings.processor_concurrency + 1),
+        asyncpg_dsn(settings.database_url),
     )
     ends = LogEnds(settings.kafka_bootstrap_list)
 

@@ -20,12 +20,11 @@ from typing import Protocol
 from uuid import UUID
 
 import asyncpg
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import AnalysisStarted, MediaAnalysisError
-from infra.database import DRIVER_ERRORS, single_statement_reads
-from read_model.positions import ProjectionWatermark
-from read_model.tables import analysis_event, analysis_request
+from infra.database import DRIVER_ERRORS
+from read_model.fold import TERMINAL
+from read_model.watermark import ProjectionWatermark
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +32,11 @@ POSITION_POLL_SECONDS = 0.01
 """How often the projection's positions are read while an analysis waits for
 them and the projector's notices cannot be heard (see ``ProjectionWatermark``)."""
 
-TERMINAL = frozenset({"completed", "failed", "deleted"})
 CLOSE_WAIT_SECONDS = 5.0
 
 HISTORY_SQL = (
-    f"SELECT (SELECT status FROM {analysis_request.name} WHERE id = $1) AS status,"  # noqa: S608
-    f" (SELECT count(*) FROM {analysis_event.name}"
-    " WHERE analysis_id = $1 AND type = $2) AS runs"
+    "SELECT (SELECT status FROM analysis_request WHERE id = $1) AS status,"
+    " (SELECT count(*) FROM analysis_event WHERE analysis_id = $1 AND type = $2) AS runs"
 )
 """The analysis's status and its runs (AnalysisStarted events), in one statement
 and so one snapshot."""
@@ -66,33 +63,25 @@ class Ledger(Protocol):
 
 
 class ProjectionLedger:
-    """The ledger on the projector's tables in PostgreSQL.
-
-    ``engine`` serves the projection watermark; the read itself, one per analysis,
-    goes through a plain asyncpg pool made by ``read_pool`` on first use: through
-    SQLAlchemy's async layer (a greenlet per call, the statement built and its
-    cache key computed each time) it cost 0.49 ms of the processor's CPU, on
-    asyncpg with a prepared statement 0.07 ms (BENCHMARKS.md).
+    """The ledger on the projector's tables in PostgreSQL, through one asyncpg
+    pool made by ``make_pool`` on first use (the processor's composition root
+    runs before its event loop): the reads, one per analysis, and the projection
+    watermark's polls. ``listen_dsn``: where the watermark listens for the
+    projector's notices, so an analysis starts when the batch it waits for
+    commits, not at the next poll; one watcher for every analysis waiting.
     """
 
     def __init__(
         self,
-        engine: AsyncEngine,
-        read_pool: Callable[[], Awaitable[asyncpg.Pool]],
+        make_pool: Callable[[], Awaitable[asyncpg.Pool]],
+        listen_dsn: str,
         *,
         catch_up_seconds: float = 10.0,
     ) -> None:
-        # The positions as the projector announces them: an analysis starts when
-        # the batch it waits for commits, not at the next 10 ms poll. One watcher
-        # for every analysis waiting, not one loop each. Single reads: no
-        # BEGIN/ROLLBACK round trips around its polls.
-        self._engine = engine
-        self._watermark = ProjectionWatermark(
-            single_statement_reads(engine), poll_interval=POSITION_POLL_SECONDS, listen=True
-        )
-        self._make_pool = read_pool
-        self._pool: asyncpg.Pool | None = None
-        self._pool_made = asyncio.Lock()
+        self._make_pool = make_pool
+        self._listen_dsn = listen_dsn
+        self._reads: tuple[asyncpg.Pool, ProjectionWatermark] | None = None
+        self._made = asyncio.Lock()
         self._catch_up_seconds = catch_up_seconds
 
     async def history(self, analysis_id: UUID, partition: int, end_offset: int) -> AnalysisHistory:
@@ -104,34 +93,38 @@ class ProjectionLedger:
     async def close(self) -> None:
         """Stop watching and listening, and close the connections (a read still
         holding one after ``CLOSE_WAIT_SECONDS`` has its connection terminated)."""
-        await self._watermark.close()
-        async with self._pool_made:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            try:
-                await asyncio.wait_for(pool.close(), CLOSE_WAIT_SECONDS)
-            except TimeoutError:
-                pool.terminate()
-        await self._engine.dispose()
+        async with self._made:
+            reads, self._reads = self._reads, None
+        if reads is None:
+            return
+        pool, watermark = reads
+        await watermark.close()
+        try:
+            await asyncio.wait_for(pool.close(), CLOSE_WAIT_SECONDS)
+        except TimeoutError:
+            pool.terminate()
 
-    async def _reads(self) -> asyncpg.Pool:
-        if self._pool is not None:  # every read after the first: no lock
-            return self._pool
-        async with self._pool_made:  # the first reads wait for one pool, not one each
-            if self._pool is None:
-                self._pool = await self._make_pool()
-            return self._pool
+    async def _connected(self) -> tuple[asyncpg.Pool, ProjectionWatermark]:
+        if self._reads is not None:  # every read after the first: no lock
+            return self._reads
+        async with self._made:  # the first reads wait for one pool, not one each
+            if self._reads is None:
+                pool = await self._make_pool()
+                watermark = ProjectionWatermark(
+                    pool, poll_interval=POSITION_POLL_SECONDS, listen_dsn=self._listen_dsn
+                )
+                self._reads = (pool, watermark)
+            return self._reads
 
     async def _history(self, analysis_id: UUID, partition: int, end_offset: int) -> AnalysisHistory:
-        caught_up = await self._watermark.wait_caught_up(
-            {partition: end_offset}, self._catch_up_seconds
-        )
+        pool, watermark = await self._connected()
+        caught_up = await watermark.wait_caught_up({partition: end_offset}, self._catch_up_seconds)
         if not caught_up:
             log.warning(
                 "projection of partition %s is behind offset %s; deciding on what it has",
                 partition,
                 end_offset,
             )
-        async with (await self._reads()).acquire() as conn:
+        async with pool.acquire() as conn:
             row = await conn.fetchrow(HISTORY_SQL, analysis_id, AnalysisStarted.TYPE)
         return AnalysisHistory(status=row["status"], runs=int(row["runs"]), caught_up=caught_up)

@@ -15,13 +15,12 @@ from datetime import UTC, date
 from typing import NamedTuple
 from uuid import UUID
 
-import asyncpg
 from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projector.batch_sql import BatchSql
 from read_model.fold import AnalysisState
-from read_model.tables import analysis_count
+from read_model.tables import RECOUNT_SQL, analysis_count
 
 NO_TENANT = UUID(int=0)
 """The tenant of analyses created without one (access control off)."""
@@ -61,35 +60,24 @@ def deltas(
     return Counter({b: n for b, n in change.items() if n != 0})
 
 
-async def apply_deltas(raw: asyncpg.Connection, sql: BatchSql, change: Counter[Bucket]) -> None:
+async def apply_deltas(conn: AsyncConnection, sql: BatchSql, change: Counter[Bucket]) -> None:
     if not change:
         return
     ordered = sorted(change.items())  # one lock order for every writer
     buckets = [b.key for b, _ in ordered]
-    await raw.execute(
+    await conn.exec_driver_sql(
         sql.add_counts,
-        buckets,
-        [b.tenant for b, _ in ordered],
-        [b.day for b, _ in ordered],
-        [b.status for b, _ in ordered],
-        [b.media_type for b, _ in ordered],
-        [n for _, n in ordered],
+        (
+            buckets,
+            [b.tenant for b, _ in ordered],
+            [b.day for b, _ in ordered],
+            [b.status for b, _ in ordered],
+            [b.media_type for b, _ in ordered],
+            [n for _, n in ordered],
+        ),
     )
     if any(n < 0 for _, n in ordered):  # only a bucket that lost analyses can reach 0
-        await raw.execute(sql.drop_empty_counts, buckets)
-
-
-RECOUNT = """
-INSERT INTO analysis_count (bucket, tenant, day, status, media_type, n)
-SELECT concat_ws('|', tenant, day, status, media_type), tenant, day, status, media_type, n
-FROM (
-    SELECT coalesce(created_by, '00000000-0000-0000-0000-000000000000') AS tenant,
-           (created_at AT TIME ZONE 'UTC')::date AS day,
-           status, media_type, count(*) AS n
-    FROM analysis_request
-    GROUP BY 1, 2, 3, 4
-) AS grouped
-"""
+        await conn.exec_driver_sql(sql.drop_empty_counts, (buckets,))
 
 
 async def recount(conn: AsyncConnection) -> int:
@@ -97,5 +85,5 @@ async def recount(conn: AsyncConnection) -> int:
     something other than the projector, such as a bulk load); returns buckets."""
     await conn.execute(text("LOCK TABLE analysis_count IN EXCLUSIVE MODE"))
     await conn.execute(delete(analysis_count))
-    await conn.execute(text(RECOUNT))
+    await conn.execute(text(RECOUNT_SQL))
     return int((await conn.execute(text("SELECT count(*) FROM analysis_count"))).scalar_one())

@@ -34,7 +34,7 @@ from projector.replay import (
     replay_engine,
     replay_in_two,
 )
-from projector.store import PROJECTION
+from read_model.tables import PROJECTION
 
 REBUILD_SCHEMA = "projection_rebuild"
 RETIRED_SCHEMA = "projection_retired"

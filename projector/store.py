@@ -2,13 +2,10 @@
 the folded analysis rows and the consumed positions commit together, so a
 crash at any point neither loses nor double-applies an event.
 
-SQLAlchemy owns the connection and its transaction (the engine, its pool and
-schema translation stay what every caller passes); once the first statement has
-begun the transaction, the batch's statements go to the asyncpg connection
-underneath. Through SQLAlchemy's async layer each one cost 100-130 us of the
-projector's CPU more (a greenlet switch, a cursor and a result wrapper per
-statement), about 0.9 ms per batch of eight statements, which the live
-projector pays some 50 times a second (BENCHMARKS.md)."""
+The projector's database path is SQLAlchemy Core, like its replays and the
+migrations: the engine, its pool, the transaction and the schema translation of
+a replay are SQLAlchemy's, and the batch's statements (``projector.batch_sql``)
+go through the same connection as driver SQL."""
 
 from __future__ import annotations
 
@@ -18,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-import asyncpg
 from sqlalchemy import ColumnElement, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -28,9 +24,7 @@ from infra.database import DRIVER_ERRORS
 from projector import counts
 from projector.batch_sql import JSON_REQUEST_COLUMNS, REQUEST_COLUMNS, BatchSql, sql_for
 from read_model.fold import AnalysisState, apply
-from read_model.tables import analysis_event, projection_position
-
-PROJECTION = "analysis_request"
+from read_model.tables import PROJECTION, analysis_event, projection_position
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,45 +63,14 @@ async def stored_positions(
         return {row.partition: row.next_offset for row in (await conn.execute(query)).all()}
 
 
-def _state_from_row(row: asyncpg.Record) -> AnalysisState:
-    return AnalysisState(
-        id=row["id"],
-        status=row["status"],
-        media_type=row["media_type"],
-        source_url=row["source_url"],
-        filename=row["filename"],
-        prompt=row["prompt"],
-        analysis_config=row["analysis_config"] or {},
-        analysis_options=row["analysis_options"] or {},
-        results=row["results"] or {},
-        result_summary=row["result_summary"],
-        progress=row["progress"],
-        error_message=row["error_message"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        completed_at=row["completed_at"],
-        deleted_at=row["deleted_at"],
-        created_by=row["created_by"],
-        celery_task_id=row["celery_task_id"],
-    )
-
-
 async def _lock_positions(
     conn: AsyncConnection, sql: BatchSql, partitions: set[int]
 ) -> dict[int, int]:
-    """The stored positions, locked; through SQLAlchemy, which begins its transaction."""
+    """The stored positions, locked (the batch's first statement begins its transaction)."""
     rows = await conn.exec_driver_sql(
         sql.lock_positions, (PROJECTION, EVENTS_TOPIC, sorted(partitions))
     )
     return {row.partition: row.next_offset for row in rows}
-
-
-async def _driver(conn: AsyncConnection) -> asyncpg.Connection:
-    """The asyncpg connection under ``conn``, inside the transaction ``conn`` began."""
-    raw: asyncpg.Connection = (await conn.get_raw_connection()).driver_connection
-    if not raw.is_in_transaction():  # never write a batch's rows outside its transaction
-        raise RuntimeError("the batch's transaction has not begun on its connection")
-    return raw
 
 
 def _first_of_each_event(records: Sequence[Record]) -> list[Record]:
@@ -123,53 +86,56 @@ def _first_of_each_event(records: Sequence[Record]) -> list[Record]:
 
 
 async def _insert_new_events(
-    raw: asyncpg.Connection, sql: BatchSql, records: Sequence[Record]
+    conn: AsyncConnection, sql: BatchSql, records: Sequence[Record]
 ) -> list[Record]:
     """Insert the audit rows; return the records whose event was not there before."""
     if not records:
         return []
     envelopes = [r.envelope for r in records if r.envelope is not None]
-    rows = await raw.fetch(
+    rows = await conn.exec_driver_sql(
         sql.insert_events,
-        [e.id for e in envelopes],
-        [e.data.analysis_id for e in envelopes],
-        [e.type for e in envelopes],
-        [e.schema_version for e in envelopes],
-        [e.time for e in envelopes],
-        [r.partition for r in records],
-        [r.offset for r in records],
-        [e.correlation_id for e in envelopes],
-        [e.causation_id for e in envelopes],
-        [
-            r.data_json if r.data_json is not None else e.data.model_dump_json()
-            for r, e in zip(records, envelopes, strict=True)
-        ],
+        (
+            [e.id for e in envelopes],
+            [e.data.analysis_id for e in envelopes],
+            [e.type for e in envelopes],
+            [e.schema_version for e in envelopes],
+            [e.time for e in envelopes],
+            [r.partition for r in records],
+            [r.offset for r in records],
+            [e.correlation_id for e in envelopes],
+            [e.causation_id for e in envelopes],
+            [
+                r.data_json if r.data_json is not None else e.data.model_dump_json()
+                for r, e in zip(records, envelopes, strict=True)
+            ],
+        ),
     )
     new_ids = {row[0] for row in rows}
     return [r for r, e in zip(records, envelopes, strict=True) if e.id in new_ids]
 
 
 async def _load_states(
-    raw: asyncpg.Connection, sql: BatchSql, ids: set[UUID]
+    conn: AsyncConnection, sql: BatchSql, ids: set[UUID]
 ) -> dict[UUID, AnalysisState]:
     if not ids:
         return {}
-    rows = await raw.fetch(sql.load_states, list(ids))
-    return {row["id"]: _state_from_row(row) for row in rows}
+    rows = await conn.exec_driver_sql(sql.load_states, (list(ids),))
+    states = (AnalysisState.from_row(row._mapping) for row in rows)
+    return {state.id: state for state in states}
 
 
 async def _save_states(
-    raw: asyncpg.Connection, sql: BatchSql, states: Sequence[AnalysisState]
+    conn: AsyncConnection, sql: BatchSql, states: Sequence[AnalysisState]
 ) -> None:
     if not states:
         return
-    columns = (
+    columns = tuple(
         [json.dumps(getattr(s, name)) for s in states]
         if name in JSON_REQUEST_COLUMNS
         else [getattr(s, name) for s in states]
         for name, _ in REQUEST_COLUMNS
     )
-    await raw.execute(sql.save_states, *columns)
+    await conn.exec_driver_sql(sql.save_states, columns)
 
 
 ERASED_FIELDS = (
@@ -198,13 +164,12 @@ async def _erase_audit_content(conn: AsyncConnection, deleted: set[UUID]) -> Non
     )
 
 
-async def _save_positions(
-    raw: asyncpg.Connection, sql: BatchSql, positions: dict[int, int]
-) -> None:
+async def _save_positions(conn: AsyncConnection, sql: BatchSql, positions: dict[int, int]) -> None:
     """Save the positions (the live ones are announced when the transaction commits)."""
     partitions = sorted(positions)
-    await raw.execute(
-        sql.save_positions, PROJECTION, EVENTS_TOPIC, partitions, [positions[p] for p in partitions]
+    await conn.exec_driver_sql(
+        sql.save_positions,
+        (PROJECTION, EVENTS_TOPIC, partitions, [positions[p] for p in partitions]),
     )
 
 
@@ -225,11 +190,10 @@ async def _apply(engine: AsyncEngine, records: Sequence[Record]) -> BatchOutcome
     async with engine.begin() as conn:
         sql = sql_for(conn)
         stored = await _lock_positions(conn, sql, {r.partition for r in records})
-        raw = await _driver(conn)
         fresh = [r for r in records if r.offset >= stored.get(r.partition, 0)]
-        to_apply = await _insert_new_events(raw, sql, _first_of_each_event(fresh))
+        to_apply = await _insert_new_events(conn, sql, _first_of_each_event(fresh))
         touched = {r.envelope.analysis_id for r in to_apply if r.envelope is not None}
-        states = await _load_states(raw, sql, touched)
+        states = await _load_states(conn, sql, touched)
         loaded: dict[UUID, AnalysisState | None] = dict(states)
         changed: dict[UUID, AnalysisState] = {}
         for record in to_apply:
@@ -240,8 +204,8 @@ async def _apply(engine: AsyncEngine, records: Sequence[Record]) -> BatchOutcome
             if after is not None and after is not before:
                 states[analysis_id] = after
                 changed[analysis_id] = after
-        await _save_states(raw, sql, list(changed.values()))
-        await counts.apply_deltas(raw, sql, counts.deltas(loaded, changed))
+        await _save_states(conn, sql, list(changed.values()))
+        await counts.apply_deltas(conn, sql, counts.deltas(loaded, changed))
         await _erase_audit_content(
             conn, {a for a, s in states.items() if s.status == "deleted" and a in touched}
         )
@@ -249,7 +213,9 @@ async def _apply(engine: AsyncEngine, records: Sequence[Record]) -> BatchOutcome
         for r in fresh:
             positions[r.partition] = max(positions.get(r.partition, 0), r.offset + 1)
         if fresh:
-            await _save_positions(raw, sql, {p: positions[p] for p in {r.partition for r in fresh}})
+            await _save_positions(
+                conn, sql, {p: positions[p] for p in {r.partition for r in fresh}}
+            )
     return BatchOutcome(
         applied=len(to_apply), skipped=len(records) - len(to_apply), positions=positions
     )

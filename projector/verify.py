@@ -22,7 +22,7 @@ from infra.settings import Settings
 from projector import projection_schema as schemas
 from projector.progress import Progress
 from projector.replay import Offsets, log_reader, remaining, replay_engine, replay_in_two
-from projector.store import PROJECTION
+from read_model.tables import PROJECTION
 
 COMPARED = {"analysis_request": "id", "analysis_event": "event_id", "analysis_count": "bucket"}
 """Table -> key column, for the tables compared row by row.

@@ -11,22 +11,20 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
+import asyncpg
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import EVENT_CLASSES, AnalysisDeleted, Envelope, EventDecodeError, MediaAnalysisError
 from events.upcasting import upcast
 from http_edge.auth import Tenant
 from http_edge.ids import parse_analysis_id
+from infra.database import DRIVER_ERRORS
 from query_api import views
 from query_api.deps import ContextDep
 from query_api.routes import catching_up
 from read_model.fold import AnalysisState, apply
 from read_model.positions import ProjectionBehind
-from read_model.tables import analysis_event
 
 router = APIRouter(prefix="/api/media", tags=["audit"])
 
@@ -73,35 +71,41 @@ class AnalysisEvents(BaseModel):
     state: StateAsOf
 
 
-async def _rows(engine: AsyncEngine, analysis_id: UUID) -> list[Any]:
-    t = analysis_event
-    query = select(t).where(t.c.analysis_id == analysis_id).order_by(t.c.partition, t.c.offset)
+_EVENTS_SQL = (
+    'SELECT event_id, analysis_id, type, schema_version, time, partition, "offset", '
+    "correlation_id, causation_id, data FROM analysis_event "
+    'WHERE analysis_id = $1 ORDER BY partition, "offset"'
+)
+
+
+async def _rows(pool: asyncpg.Pool, analysis_id: UUID) -> list[asyncpg.Record]:
     try:
-        async with engine.connect() as conn:
-            return list((await conn.execute(query)).all())
-    except (SQLAlchemyError, OSError) as exc:
+        async with pool.acquire() as conn:
+            rows: list[asyncpg.Record] = await conn.fetch(_EVENTS_SQL, analysis_id)
+    except DRIVER_ERRORS as exc:
         raise AuditUnavailable(f"the audit trail is unavailable: {exc}") from exc
+    return rows
 
 
-def _envelope(row: Any) -> Envelope:
-    cls = EVENT_CLASSES.get(row.type)
+def _envelope(row: asyncpg.Record) -> Envelope:
+    cls = EVENT_CLASSES.get(row["type"])
     if cls is None:
-        raise EventDecodeError(f"unknown event type {row.type!r}")
-    data = upcast(row.type, row.schema_version, cls.VERSION, dict(row.data))
+        raise EventDecodeError(f"unknown event type {row['type']!r}")
+    data = upcast(row["type"], row["schema_version"], cls.VERSION, dict(row["data"]))
     try:
         return Envelope(
-            id=row.event_id,
+            id=row["event_id"],
             source="/media-analysis/audit",  # the audit row does not keep the source
-            type=row.type,
-            subject=str(row.analysis_id),
-            time=row.time,
+            type=row["type"],
+            subject=str(row["analysis_id"]),
+            time=row["time"],
             schema_version=cls.VERSION,
-            correlation_id=row.correlation_id or row.event_id,
-            causation_id=row.causation_id,
+            correlation_id=row["correlation_id"] or row["event_id"],
+            causation_id=row["causation_id"],
             data=cls.model_validate(data),
         )
     except ValidationError as exc:
-        raise EventDecodeError(f"stored {row.type} does not match its schema: {exc}") from exc
+        raise EventDecodeError(f"stored {row['type']} does not match its schema: {exc}") from exc
 
 
 def _state(state: AnalysisState) -> StateAsOf:
@@ -130,10 +134,10 @@ async def analysis_events(
     if as_of is not None and as_of.tzinfo is None:
         raise HTTPException(400, "as_of must carry a time zone, e.g. 2026-01-01T12:00:00Z.")
     try:
-        rows = await _rows(ctx.engine, uid)
+        rows = await _rows(ctx.pool, uid)
         if not rows:  # perhaps recorded but not projected yet: catch up first
             await ctx.catch_up.wait()
-            rows = await _rows(ctx.engine, uid)
+            rows = await _rows(ctx.pool, uid)
         if (
             rows
             and tenant is not None
@@ -146,9 +150,9 @@ async def analysis_events(
         raise catching_up(uid, exc) from exc
     if not rows:
         raise HTTPException(404, f"No analysis with id {uid}.")
-    if any(r.type == AnalysisDeleted.TYPE for r in rows):
+    if any(r["type"] == AnalysisDeleted.TYPE for r in rows):
         raise HTTPException(410, f"Analysis {uid} has been deleted.")
-    shown = [r for r in rows if as_of is None or r.time <= as_of]
+    shown = [r for r in rows if as_of is None or r["time"] <= as_of]
     state: AnalysisState | None = None
     for row in shown:
         state = apply(state, _envelope(row))
@@ -159,15 +163,15 @@ async def analysis_events(
         as_of=as_of,
         events=[
             AuditEvent(
-                id=r.event_id,
-                type=r.type,
-                time=r.time,
-                schema_version=r.schema_version,
-                partition=r.partition,
-                offset=r.offset,
-                correlation_id=r.correlation_id,
-                causation_id=r.causation_id,
-                data=r.data,
+                id=r["event_id"],
+                type=r["type"],
+                time=r["time"],
+                schema_version=r["schema_version"],
+                partition=r["partition"],
+                offset=r["offset"],
+                correlation_id=r["correlation_id"],
+                causation_id=r["causation_id"],
+                data=r["data"],
             )
             for r in shown
         ],

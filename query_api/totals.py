@@ -15,13 +15,10 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from sqlalchemy import ColumnElement, and_, bindparam, func, literal_column, select
 
-from query_api.compiled import Compiled, compile_for_asyncpg
-from read_model.tables import analysis_count, analysis_request
+from infra.database import Statement
 
-c = analysis_count
-t = analysis_request
+NOT_DELETED = "status != 'deleted'"  # a literal, as in views.NOT_DELETED
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,45 +43,47 @@ class _Present:
     tenant: bool
 
 
-def _same_filters(table: Any, present: _Present, tenant_column: str) -> list[ColumnElement[bool]]:
-    status, media_type = table.c.status, table.c.media_type
-    conditions: list[ColumnElement[bool]] = [
-        status == bindparam("status", type_=status.type)
-        if present.status
-        else status != literal_column("'deleted'")  # see views.NOT_DELETED
-    ]
+def _same_filters(present: _Present, tenant_column: str) -> tuple[list[str], list[str]]:
+    """The filters both tables share, and the names of their values in order."""
+    where, names = [NOT_DELETED], []
+    if present.status:
+        where, names = ["status = $1::varchar"], ["status"]
     if present.media_type:
-        conditions.append(media_type == bindparam("media_type", type_=media_type.type))
+        names.append("media_type")
+        where.append(f"media_type = ${len(names)}::varchar")
     if present.tenant:
-        column = table.c[tenant_column]
-        conditions.append(column == bindparam("tenant", type_=column.type))
-    return conditions
+        names.append("tenant")
+        where.append(f"{tenant_column} = ${len(names)}::uuid")
+    return where, names
 
 
 @functools.lru_cache(maxsize=256)
-def _rows_between(present: _Present, low: bool, high: bool, high_inclusive: bool) -> Compiled:
-    conditions = _same_filters(t, present, "created_by")
-    at = t.c.created_at
+def _rows_between(present: _Present, low: bool, high: bool, high_inclusive: bool) -> Statement:
+    where, names = _same_filters(present, "created_by")
     if low:
-        conditions.append(at >= bindparam("low", type_=at.type))
+        names.append("low")
+        where.append(f"created_at >= ${len(names)}::timestamptz")
     if high:
-        upper = bindparam("high", type_=at.type)
-        conditions.append(at <= upper if high_inclusive else at < upper)
-    return compile_for_asyncpg(select(func.count()).select_from(t).where(and_(*conditions)))
+        names.append("high")
+        where.append(f"created_at {'<=' if high_inclusive else '<'} ${len(names)}::timestamptz")
+    sql = f"SELECT count(*) FROM analysis_request WHERE {' AND '.join(where)}"  # noqa: S608
+    return Statement(sql, tuple(names))
 
 
 @functools.lru_cache(maxsize=256)
-def _buckets_between(present: _Present, first: bool, last: bool) -> Compiled:
-    conditions = _same_filters(c, present, "tenant")
+def _buckets_between(present: _Present, first: bool, last: bool) -> Statement:
+    where, names = _same_filters(present, "tenant")
     if first:
-        conditions.append(c.c.day >= bindparam("first", type_=c.c.day.type))
+        names.append("first")
+        where.append(f"day >= ${len(names)}::date")
     if last:
-        conditions.append(c.c.day <= bindparam("last", type_=c.c.day.type))
-    statement = select(func.coalesce(func.sum(c.c.n), literal_column("0"))).where(and_(*conditions))
-    return compile_for_asyncpg(statement)
+        names.append("last")
+        where.append(f"day <= ${len(names)}::date")
+    sql = f"SELECT coalesce(sum(n), 0) FROM analysis_count WHERE {' AND '.join(where)}"  # noqa: S608
+    return Statement(sql, tuple(names))
 
 
-def plan(f: Filters) -> list[tuple[Compiled, dict[str, Any]]]:
+def plan(f: Filters) -> list[tuple[Statement, dict[str, Any]]]:
     """The statements (with their values) whose results add up to the total."""
     low = f.date_from.astimezone(UTC) if f.date_from is not None else None
     high = f.date_to.astimezone(UTC) if f.date_to is not None else None
@@ -121,5 +120,5 @@ def plan(f: Filters) -> list[tuple[Compiled, dict[str, Any]]]:
 async def total(conn: asyncpg.Connection, f: Filters) -> int:
     found = 0
     for statement, values in plan(f):
-        found += int(await statement.fetchval(conn, values))
+        found += int(await conn.fetchval(statement.sql, *statement.args(values)))
     return found

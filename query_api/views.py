@@ -1,4 +1,11 @@
-"""Thin SQL over the projection: one function per question the API answers."""
+"""Thin SQL over the projection: one function per question the API answers.
+
+Literal SQL on asyncpg (``infra.database.create_pool``): a listing's SQL is put
+together from fixed fragments and whitelisted column names, its values always
+travel as ``$n`` parameters, and asyncpg prepares each distinct text once per
+connection and keeps it (a listing has few shapes: which filters are present,
+the sort, the paging mode; each shape's text is built once).
+"""
 
 from __future__ import annotations
 
@@ -9,21 +16,16 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from sqlalchemy import ColumnElement, Integer, and_, bindparam, literal_column, or_, select, tuple_
 
-from events import MediaAnalysisError
-from infra.database import DRIVER_ERRORS
+from infra.database import DRIVER_ERRORS, Statement
 from query_api import totals
-from query_api.compiled import Compiled, compile_for_asyncpg
 from query_api.cursor import Cursor
-from read_model.tables import analysis_request
+from read_model.errors import ReadModelUnavailable as ReadModelUnavailable
 
-t = analysis_request
-NOT_DELETED: ColumnElement[str] = literal_column("'deleted'")
-
-
-class ReadModelUnavailable(MediaAnalysisError):
-    """PostgreSQL could not answer."""
+TABLE = "analysis_request"
+NOT_DELETED = "status != 'deleted'"
+LIST_COLUMNS = "id, status, media_type, prompt, progress, created_at, updated_at, completed_at"
+"""What a history item shows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +50,7 @@ STATUS_COLUMNS = (
 )  # fmt: skip
 """What a status answer shows: not the settings, tenant or processing reference
 (each jsonb column is decoded on every read)."""
-_BY_ID = f"SELECT {', '.join(STATUS_COLUMNS)} FROM {t.name} WHERE id = $1"  # noqa: S608
+_BY_ID = f"SELECT {', '.join(STATUS_COLUMNS)} FROM {TABLE} WHERE id = $1"  # noqa: S608
 _BY_ID_FOR_TENANT = _BY_ID + " AND created_by = $2"
 
 
@@ -58,7 +60,7 @@ async def analysis_by_id(
     """The row, or None when unknown, or another tenant's (indistinguishable).
 
     Plain asyncpg, a prepared statement per connection: the hottest read of the
-    API (infra.database.create_read_pool says why).
+    API (infra.database.create_pool says why).
     """
     try:
         async with pool.acquire() as conn:
@@ -88,6 +90,8 @@ class _Shape:
 
 def _shape(q: HistoryQuery) -> _Shape:
     paging = "offset" if q.after is None else "after_null" if q.after.value is None else "after"
+    if q.sort_by not in SORT_COLUMNS or q.order not in ("asc", "desc"):
+        raise ValueError(f"cannot sort by {q.sort_by} {q.order}")  # the API validated both
     return _Shape(
         q.status is not None,
         q.media_type is not None,
@@ -100,87 +104,84 @@ def _shape(q: HistoryQuery) -> _Shape:
     )
 
 
-def _filters(shape: _Shape) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
-    if not shape.status:
-        # A literal, not a bind parameter: the listing indexes are partial (WHERE
-        # status != 'deleted') and PostgreSQL's generic plan for a prepared statement
-        # cannot prove a parameter matches, so it fell back to parallel seq scans.
-        conditions.append(t.c.status != NOT_DELETED)
-    else:
-        conditions.append(t.c.status == bindparam("status", type_=t.c.status.type))
+SORT_COLUMNS = {
+    "created_at": "timestamptz",
+    "updated_at": "timestamptz",
+    "completed_at": "timestamptz",
+    "status": "varchar",
+    "media_type": "varchar",
+    "progress": "integer",
+}
+"""The columns a listing may sort by, with the type of their cursor value: the
+only identifiers that reach the SQL from a request."""
+
+
+class _Parameters:
+    """Numbers the placeholders of a statement as its fragments are written."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def __call__(self, name: str, cast: str) -> str:
+        self.names.append(name)
+        return f"${len(self.names)}::{cast}"
+
+
+def _filters(shape: _Shape, param: _Parameters) -> list[str]:
+    # Not deleted as a literal, not a parameter: the listing indexes are partial
+    # (WHERE status != 'deleted') and PostgreSQL's generic plan for a prepared
+    # statement cannot prove a parameter matches, so it fell back to seq scans.
+    where = [f"status = {param('status', 'varchar')}" if shape.status else NOT_DELETED]
     if shape.media_type:
-        conditions.append(t.c.media_type == bindparam("media_type", type_=t.c.media_type.type))
+        where.append(f"media_type = {param('media_type', 'varchar')}")
     if shape.date_from:
-        conditions.append(t.c.created_at >= bindparam("date_from", type_=t.c.created_at.type))
+        where.append(f"created_at >= {param('date_from', 'timestamptz')}")
     if shape.date_to:
-        conditions.append(t.c.created_at <= bindparam("date_to", type_=t.c.created_at.type))
+        where.append(f"created_at <= {param('date_to', 'timestamptz')}")
     if shape.tenant:
-        conditions.append(t.c.created_by == bindparam("tenant", type_=t.c.created_by.type))
-    return conditions
+        where.append(f"created_by = {param('tenant', 'uuid')}")
+    return where
 
 
-def _after(shape: _Shape) -> ColumnElement[bool]:
+def _after(shape: _Shape, param: _Parameters) -> str:
     """Rows strictly after the cursor's in the order (sort column, id), NULLs last."""
-    column = t.c[shape.sort_by]
-    last_id = bindparam("after_id", type_=t.c.id.type)
+    column, beyond = shape.sort_by, ">" if shape.order == "asc" else "<"
     if shape.paging == "after_null":  # only completed_at is nullable: the NULL tail
-        beyond_id = t.c.id > last_id if shape.order == "asc" else t.c.id < last_id
-        return and_(column.is_(None), beyond_id)
-    key = tuple_(column, t.c.id)
-    last = tuple_(bindparam("after_value", type_=column.type), last_id)
-    beyond = key > last if shape.order == "asc" else key < last
-    return or_(beyond, column.is_(None)) if shape.sort_by == "completed_at" else beyond
+        return f"{column} IS NULL AND id {beyond} {param('after_id', 'uuid')}"
+    last = f"({param('after_value', SORT_COLUMNS[column])}, {param('after_id', 'uuid')})"
+    after = f"({column}, id) {beyond} {last}"
+    return f"({after} OR {column} IS NULL)" if column == "completed_at" else after
 
 
 @functools.lru_cache(maxsize=1024)
-def _page_sql(shape: _Shape) -> Compiled:
+def _page_sql(shape: _Shape) -> Statement:
     """One page as a deferred join: the page's ids first, from the listing's index
     alone (an index-only scan when the pages are all-visible), then those rows.
 
     Asked for whole rows, PostgreSQL costed the heap fetches of the filtered
     (status, media_type, created_at, id) index as random I/O and walked the
-    created_at index instead, filtering out 24 rows in 25: page 400 of
-    completed videos took 75 ms of its CPU on 1M rows (5.7 ms as a deferred join),
-    which is what made the filtered history time out under load.
+    created_at index instead, filtering out 24 rows in 25 on page 400 of
+    completed videos, which is what made the filtered history time out under load.
     """
-
+    param = _Parameters()
+    where = _filters(shape, param)
+    if shape.paging != "offset":
+        where.append(_after(shape, param))
+    direction = shape.order.upper()
     # NULLS LAST only where NULLs exist (completed_at): on a NOT NULL column it
     # changes nothing but stops PostgreSQL from reading the index backwards for
-    # DESC, which turned page 1 of a million rows into a 285 ms sort.
-    def order(table: Any) -> list[ColumnElement[Any]]:
-        column = table.c[shape.sort_by]
-        ordering = column.asc() if shape.order == "asc" else column.desc()
-        tie_break = table.c.id.asc() if shape.order == "asc" else table.c.id.desc()
-        return [ordering.nulls_last() if shape.sort_by == "completed_at" else ordering, tie_break]
-
-    conditions = _filters(shape)
-    if shape.paging != "offset":
-        conditions.append(_after(shape))
-    ids = (
-        select(t.c.id)
-        .where(and_(*conditions))
-        .order_by(*order(t))
-        .limit(bindparam("limit", type_=Integer))
-    )
+    # DESC, which turned page 1 of a million rows into a long sort.
+    nulls = " NULLS LAST" if shape.sort_by == "completed_at" else ""
+    order = f"{shape.sort_by} {direction}{nulls}, id {direction}"
+    paging = f"LIMIT {param('limit', 'integer')}"
     if shape.paging == "offset":
-        ids = ids.offset(bindparam("offset", type_=Integer))
-    page = ids.subquery("page")
-    statement = (
-        select(
-            t.c.id,
-            t.c.status,
-            t.c.media_type,
-            t.c.prompt,
-            t.c.progress,
-            t.c.created_at,
-            t.c.updated_at,
-            t.c.completed_at,
-        )
-        .join_from(t, page, t.c.id == page.c.id)
-        .order_by(*order(t))
+        paging += f" OFFSET {param('offset', 'integer')}"
+    sql = (
+        f"SELECT {LIST_COLUMNS} FROM {TABLE} JOIN ("  # noqa: S608 (whitelisted identifiers)
+        f"SELECT id AS page_id FROM {TABLE} WHERE {' AND '.join(where)} "
+        f"ORDER BY {order} {paging}) AS page ON id = page.page_id ORDER BY {order}"
     )
-    return compile_for_asyncpg(statement)
+    return Statement(sql, tuple(param.names))
 
 
 def _page_values(q: HistoryQuery) -> dict[str, Any]:
@@ -205,7 +206,8 @@ async def history(pool: asyncpg.Pool, q: HistoryQuery) -> tuple[list[dict[str, A
     filters = totals.Filters(q.status, q.media_type, q.tenant, q.date_from, q.date_to)
     try:
         async with pool.acquire() as conn:
-            rows = await _page_sql(_shape(q)).fetch(conn, _page_values(q))
+            page = _page_sql(_shape(q))
+            rows = await conn.fetch(page.sql, *page.args(_page_values(q)))
             total = await totals.total(conn, filters)
     except DRIVER_ERRORS as exc:
         raise ReadModelUnavailable(f"PostgreSQL is unavailable, retry later ({exc})") from exc

@@ -62,9 +62,20 @@ class AnalysisState:
     def as_row(self) -> dict[str, Any]:
         return dict(zip(_FIELDS, _values(self), strict=True))
 
+    @classmethod
+    def from_row(cls, row: Any) -> AnalysisState:
+        """The state an ``analysis_request`` row holds: any mapping of its column
+        names to values, JSON columns decoded."""
+        state = {name: row[name] for name in _FIELDS}
+        for name in _JSON_OBJECTS:
+            state[name] = state[name] or {}
+        return cls(**state)
+
 
 _FIELDS = tuple(f.name for f in fields(AnalysisState))
 _values = attrgetter(*_FIELDS)
+_JSON_OBJECTS = ("analysis_config", "analysis_options", "results")
+"""Columns that may be NULL in a row and are ``{}`` in a state."""
 
 
 def replace(state: AnalysisState, **changes: Any) -> AnalysisState:

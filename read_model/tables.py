@@ -76,6 +76,9 @@ projection_position = Table(
     Column("next_offset", BigInteger, nullable=False),
 )
 
+PROJECTION = "analysis_request"
+"""The projection's name in ``projection_position`` (the projector's tables)."""
+
 POSITIONS_CHANNEL = "projection_position"
 """The NOTIFY channel on which the projector announces the positions a batch
 saves, from the transaction that saves them: PostgreSQL delivers the notice when,
@@ -109,6 +112,21 @@ analysis_count = Table(
 )
 """Written by the projector: how many analyses per (tenant, UTC day of creation,
 status, media type); the history endpoint's totals are sums over it."""
+
+RECOUNT_SQL = """
+INSERT INTO analysis_count (bucket, tenant, day, status, media_type, n)
+SELECT concat_ws('|', tenant, day, status, media_type), tenant, day, status, media_type, n
+FROM (
+    SELECT coalesce(created_by, '00000000-0000-0000-0000-000000000000') AS tenant,
+           (created_at AT TIME ZONE 'UTC')::date AS day,
+           status, media_type, count(*) AS n
+    FROM analysis_request
+    GROUP BY 1, 2, 3, 4
+) AS grouped
+"""
+"""Fills an empty ``analysis_count`` from ``analysis_request``: migration 0004's
+backfill and ``projection recount``; ``bucket`` is the text that
+``projector.counts.Bucket.key`` makes."""
 
 idempotency_key = Table(
     "idempotency_key",

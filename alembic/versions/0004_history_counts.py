@@ -24,6 +24,7 @@ Create Date: 2026-11-24
 from collections.abc import Sequence
 
 from alembic import op
+from read_model.tables import RECOUNT_SQL
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -51,19 +52,7 @@ def upgrade() -> None:
         "CREATE INDEX idx_analysis_request_status_type_created "
         "ON analysis_request(status, media_type, created_at, id)"
     )
-    op.execute(
-        """
-        INSERT INTO analysis_count (bucket, tenant, day, status, media_type, n)
-        SELECT concat_ws('|', tenant, day, status, media_type), tenant, day, status, media_type, n
-        FROM (
-            SELECT coalesce(created_by, '00000000-0000-0000-0000-000000000000') AS tenant,
-                   (created_at AT TIME ZONE 'UTC')::date AS day,
-                   status, media_type, count(*) AS n
-            FROM analysis_request
-            GROUP BY 1, 2, 3, 4
-        ) AS grouped
-        """
-    )
+    op.execute(RECOUNT_SQL)
 
 
 def downgrade() -> None:

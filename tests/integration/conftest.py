@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from infra.database import create_engine
+from infra.database import create_engine, create_pool
 from infra.settings import Settings
 
 
@@ -20,4 +20,15 @@ def run(migrated: dict[str, str]) -> Iterator[Any]:
     engine = create_engine(Settings(database_url=migrated["DATABASE_URL"]))
     yield lambda make: loop.run_until_complete(make(engine))
     loop.run_until_complete(engine.dispose())
+    loop.close()
+
+
+@pytest.fixture
+def run_on_pool(migrated: dict[str, str]) -> Iterator[Any]:
+    """The same on an asyncpg pool (the APIs' database path):
+    ``run_on_pool(lambda pool: coroutine)``."""
+    loop = asyncio.new_event_loop()
+    pool = loop.run_until_complete(create_pool(Settings(database_url=migrated["DATABASE_URL"])))
+    yield lambda make: loop.run_until_complete(make(pool))
+    loop.run_until_complete(pool.close())
     loop.close()

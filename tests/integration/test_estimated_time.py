@@ -16,7 +16,7 @@ import pytest
 
 from command_api.estimates import DEFAULT_SECONDS, MedianDurationEstimator
 from events import AnalysisCompleted, AnalysisFailed, AnalysisRequested, new_envelope
-from infra.database import create_engine
+from infra.database import create_engine, create_pool
 from infra.settings import Settings
 from projector.store import Record, apply_batch
 from tests.conftest import BIN, free_port
@@ -85,11 +85,11 @@ def fold(url: str, analyses: list[tuple[str, float, bool]]) -> None:
 
 def estimate(url: str, media_type: str, ttl: float = 0) -> int:
     async def ask() -> int:
-        engine = create_engine(Settings(database_url=url))
+        pool = await create_pool(Settings(database_url=url))
         try:
-            return await MedianDurationEstimator(engine, ttl=ttl).seconds_for(media_type)
+            return await MedianDurationEstimator(pool, ttl=ttl).seconds_for(media_type)
         finally:
-            await engine.dispose()
+            await pool.close()
 
     return asyncio.run(ask())
 
@@ -118,15 +118,15 @@ def test_the_estimate_is_the_median_of_completed_analyses_of_that_type(scratch_u
 
 def test_the_estimate_is_cached_for_its_ttl(scratch_url: str) -> None:
     async def twice() -> tuple[int, int, int]:
-        engine = create_engine(Settings(database_url=scratch_url))
-        cached = MedianDurationEstimator(engine, ttl=300)
-        fresh = MedianDurationEstimator(engine, ttl=0)
+        pool = await create_pool(Settings(database_url=scratch_url))
+        cached = MedianDurationEstimator(pool, ttl=300)
+        fresh = MedianDurationEstimator(pool, ttl=0)
         try:
             first = await cached.seconds_for("document")
             await asyncio.to_thread(fold, scratch_url, [("document", 99, True)])
             return first, await cached.seconds_for("document"), await fresh.seconds_for("document")
         finally:
-            await engine.dispose()
+            await pool.close()
 
     assert asyncio.run(twice()) == (DEFAULT_SECONDS["document"], DEFAULT_SECONDS["document"], 99)
 
@@ -152,8 +152,8 @@ def test_concurrent_requests_share_one_query_and_an_expired_estimate_answers_at_
     fold(scratch_url, [("image", 7, True)])
 
     async def crowd() -> tuple[list[int], int, int, float, int, int]:
-        engine = create_engine(Settings(database_url=scratch_url))
-        estimator = CountingEstimator(engine, ttl=0.2)
+        pool = await create_pool(Settings(database_url=scratch_url))
+        estimator = CountingEstimator(pool, ttl=0.2)
         try:
             first = await asyncio.gather(*(estimator.seconds_for("image") for _ in range(200)))
             after_first = CountingEstimator.queries
@@ -173,7 +173,7 @@ def test_concurrent_requests_share_one_query_and_an_expired_estimate_answers_at_
                 (await estimator.seconds_for("image")),
             )
         finally:
-            await engine.dispose()
+            await pool.close()
 
     first, after_first, stale, took, queries, refreshed = asyncio.run(crowd())
     assert first == [7] * 200

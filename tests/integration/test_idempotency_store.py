@@ -17,11 +17,11 @@ from command_api.idempotency import (
 )
 
 
-def test_the_first_claim_owns_the_key_and_later_ones_get_its_analysis(run: Any) -> None:
+def test_the_first_claim_owns_the_key_and_later_ones_get_its_analysis(run_on_pool: Any) -> None:
     key, digest, first, second = str(uuid4()), request_hash({"a": 1}), uuid4(), uuid4()
 
-    async def scenario(engine: Any) -> None:
-        store = PostgresIdempotencyStore(engine, stale_after=60)
+    async def scenario(pool: Any) -> None:
+        store = PostgresIdempotencyStore(pool, stale_after=60)
         claims = await asyncio.gather(*(store.claim(key, digest, i) for i in (first, second)))
         owners = [c for c in claims if c.owned]
         assert len(owners) == 1
@@ -29,28 +29,28 @@ def test_the_first_claim_owns_the_key_and_later_ones_get_its_analysis(run: Any) 
         with pytest.raises(IdempotencyKeyReused, match="different request body"):
             await store.claim(key, request_hash({"a": 2}), uuid4())
 
-    run(scenario)
+    run_on_pool(scenario)
 
 
-def test_a_released_claim_can_be_claimed_again(run: Any) -> None:
+def test_a_released_claim_can_be_claimed_again(run_on_pool: Any) -> None:
     key, digest = str(uuid4()), request_hash({"b": 1})
 
-    async def scenario(engine: Any) -> None:
-        store = PostgresIdempotencyStore(engine, stale_after=60)
+    async def scenario(pool: Any) -> None:
+        store = PostgresIdempotencyStore(pool, stale_after=60)
         first = await store.claim(key, digest, uuid4())
         await store.release(key)  # its publication failed
         again = await store.claim(key, digest, uuid4())
         assert again.owned
         assert again.analysis_id != first.analysis_id
 
-    run(scenario)
+    run_on_pool(scenario)
 
 
-def test_an_abandoned_claim_is_taken_over_with_the_same_analysis(run: Any) -> None:
+def test_an_abandoned_claim_is_taken_over_with_the_same_analysis(run_on_pool: Any) -> None:
     key, digest = str(uuid4()), request_hash({"c": 1})
 
-    async def scenario(engine: Any) -> None:
-        impatient = PostgresIdempotencyStore(engine, stale_after=0)
+    async def scenario(pool: Any) -> None:
+        impatient = PostgresIdempotencyStore(pool, stale_after=0)
         crashed = await impatient.claim(key, digest, uuid4())
         taken = await impatient.claim(key, digest, uuid4())
         assert taken.owned
@@ -61,7 +61,7 @@ def test_an_abandoned_claim_is_taken_over_with_the_same_analysis(run: Any) -> No
         assert not after.owned
         assert after.analysis_id == crashed.analysis_id
 
-    run(scenario)
+    run_on_pool(scenario)
 
 
 def test_the_hash_ignores_key_order() -> None:

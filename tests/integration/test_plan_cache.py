@@ -14,7 +14,7 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from infra.database import create_engine, create_read_pool
+from infra.database import create_engine, create_pool
 from infra.settings import Settings
 from infra.supervision import Failures
 from projector import projection_schema as schemas
@@ -67,7 +67,7 @@ def test_a_history_page_prepared_on_a_young_table_still_walks_the_index_later(
 
     async def scenario() -> str:
         engine = create_engine(settings, pool_size=1)
-        pool = await create_read_pool(settings, max_size=1, custom_plans=True)
+        pool = await create_pool(settings, max_size=1, custom_plans=True)
         try:
             async with _scratch_tables(engine) as schema, pool.acquire() as conn:
                 page = _page_sql(_shape(HistoryQuery())).sql

@@ -16,23 +16,18 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 
 from events import EVENTS_TOPIC, AnalysisRequested, new_envelope
-from infra.database import asyncpg_dsn, create_engine
+from infra.database import asyncpg_dsn, create_engine, create_pool
 from infra.settings import Settings
 from projector.store import Record, apply_batch, stored_positions
-from read_model import positions as read_your_writes
-from read_model.positions import (
-    NOTICES_APPLICATION,
-    PROJECTION,
-    CatchUp,
-    LogEnds,
-    ProjectionBehind,
-    ProjectionWatermark,
-)
+from read_model import watermark as watermarks
+from read_model.positions import CatchUp, LogEnds, ProjectionBehind
 from read_model.tables import (
     POSITIONS_CHANNEL,
+    PROJECTION,
     projection_position,
     read_positions_notice,
 )
+from read_model.watermark import NOTICES_APPLICATION, ProjectionWatermark
 from tests.conftest import free_port
 from tests.integration.log_tools import produce
 from tests.partitions import own_partition, own_partitions
@@ -42,8 +37,10 @@ def test_waiters_wake_when_the_projection_passes_their_offset(migrated: dict[str
     partition = own_partition()
 
     async def scenario() -> tuple[bool, bool, float, list[bool], bool]:
-        engine = create_engine(Settings(database_url=migrated["DATABASE_URL"]))
-        watermark = ProjectionWatermark(engine)
+        settings = Settings(database_url=migrated["DATABASE_URL"])
+        engine = create_engine(settings)
+        pool = await create_pool(settings)
+        watermark = ProjectionWatermark(pool)
 
         async def advance(to: int) -> None:
             stmt = insert(projection_position).values(
@@ -72,6 +69,7 @@ def test_waiters_wake_when_the_projection_passes_their_offset(migrated: dict[str
             return timed_out, late, elapsed, woken, caught_up
         finally:
             await watermark.close()
+            await pool.close()
             await engine.dispose()
 
     timed_out, late, elapsed, woken, caught_up = asyncio.run(scenario())
@@ -87,7 +85,7 @@ def test_a_listening_watermark_wakes_at_the_projectors_commit(
 ) -> None:
     """With the fallback poll 30 s apart, only the projector's notice can wake the
     waiters in time; after its listening connection is killed, it listens again."""
-    monkeypatch.setattr(read_your_writes, "FALLBACK_POLL_SECONDS", 30.0)
+    monkeypatch.setattr(watermarks, "FALLBACK_POLL_SECONDS", 30.0)
     partition = own_partition()
 
     def record(offset: int) -> Record:
@@ -99,10 +97,14 @@ def test_a_listening_watermark_wakes_at_the_projectors_commit(
     listeners = text("SELECT pid FROM pg_stat_activity WHERE application_name = :name")
 
     async def scenario() -> tuple[list[float], list[set[int]]]:
-        engine = create_engine(Settings(database_url=migrated["DATABASE_URL"]))
+        settings = Settings(database_url=migrated["DATABASE_URL"])
+        engine = create_engine(settings)
+        pool = await create_pool(settings)
         async with engine.connect() as conn:  # the services' own, left alone
             others = set((await conn.execute(listeners, {"name": NOTICES_APPLICATION})).scalars())
-        watermark = ProjectionWatermark(engine, poll_interval=30.0, listen=True)
+        watermark = ProjectionWatermark(
+            pool, poll_interval=30.0, listen_dsn=asyncpg_dsn(settings.database_url)
+        )
         waits: list[float] = []
         killed: list[set[int]] = []
         try:
@@ -124,6 +126,7 @@ def test_a_listening_watermark_wakes_at_the_projectors_commit(
             return waits, killed
         finally:
             await watermark.close()
+            await pool.close()
             await engine.dispose()
 
     waits, killed = asyncio.run(scenario())
@@ -240,8 +243,10 @@ def test_catch_up_never_confirms_a_miss_it_cannot_prove(migrated: dict[str, str]
     partition = own_partition()
 
     async def scenario() -> list[str]:
-        engine = create_engine(Settings(database_url=migrated["DATABASE_URL"]))
-        watermark = ProjectionWatermark(engine)
+        settings = Settings(database_url=migrated["DATABASE_URL"])
+        engine = create_engine(settings)
+        pool = await create_pool(settings)
+        watermark = ProjectionWatermark(pool)
         outcomes: list[str] = []
         unreachable = LogEnds([f"127.0.0.1:{free_port()}"], request_timeout_ms=1000)
         for ends in (unreachable, FixedEnds({partition: 10})):
@@ -264,6 +269,7 @@ def test_catch_up_never_confirms_a_miss_it_cannot_prove(migrated: dict[str, str]
         outcomes.append("confirmed")
         await unreachable.close()
         await watermark.close()
+        await pool.close()
         await engine.dispose()
         return outcomes
 
