@@ -160,8 +160,7 @@ def _page_sql(shape: _Shape) -> Statement:
 
     Asked for whole rows, PostgreSQL costed the heap fetches of the filtered
     (status, media_type, created_at, id) index as random I/O and walked the
-    created_at index instead, filtering out 24 rows in 25 on page 400 of
-    completed videos, which is what made the filtered history time out under load.
+    created_at index instead, filtering out most of the rows it read.
     """
     param = _Parameters()
     where = _filters(shape, param)
@@ -170,7 +169,7 @@ def _page_sql(shape: _Shape) -> Statement:
     direction = shape.order.upper()
     # NULLS LAST only where NULLs exist (completed_at): on a NOT NULL column it
     # changes nothing but stops PostgreSQL from reading the index backwards for
-    # DESC, which turned page 1 of a million rows into a long sort.
+    # DESC, and page 1 became a sort of the whole table.
     nulls = " NULLS LAST" if shape.sort_by == "completed_at" else ""
     order = f"{shape.sort_by} {direction}{nulls}, id {direction}"
     paging = f"LIMIT {param('limit', 'integer')}"
