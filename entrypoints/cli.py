@@ -1,4 +1,5 @@
-"""``media-analysis``: one entry point for every service and admin task.
+"""``media-analysis``: one entry point for every service and admin task (one
+module, a little over the usual size, so every command is listed in one place).
 
 media-analysis api            command + query HTTP API on API_HOST:API_PORT
 media-analysis command-api    the command side alone

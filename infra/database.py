@@ -23,11 +23,9 @@ prepared statement to a generic plan, costed once with the table as it was then
 and kept however the table grows. A history page prepared on a young table got a
 hash join over a sequential scan of ``analysis_request`` (its LIMIT and OFFSET
 unknown, it plans for a tenth of the rows), and the projector's batch read of rows
-by id a sequential scan. Both stayed: in the combined mix, on a table growing by
-500 rows a second, a history page cost 4.6 ms of PostgreSQL's time instead of
-0.2 ms and the batch read 6.9 ms, and PostgreSQL used more of the machine every
-round. Planning each execution costs 0.1-0.3 ms, so only pools whose statements
-are worth it use this (the status read by primary key keeps its generic plan)."""
+by id a sequential scan, and both stayed as the table grew. Planning each
+execution has its own cost, so only pools whose statements are worth it use
+this (the status read by primary key keeps its generic plan)."""
 
 
 def asyncpg_dsn(database_url: str | URL) -> str:

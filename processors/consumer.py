@@ -50,14 +50,11 @@ analysis starts at most 25 ms later."""
 
 CANCELLATIONS_FETCH_MAX_WAIT_MS = 250
 CANCELLATIONS_BATCH_TIMEOUT_MS = 100
-"""The cancellations subscriber waits ten times as long for a fetch, and looks
-for fetched records ten times less often: it reads every event and cancels a
-deleted analysis within half a second (at most 250 ms in Kafka, then up to
-twice this timeout in FastStream's loop), while asking Kafka 4 times a second on
-a quiet log instead of 40, and waking 5 times instead of 50. An empty fetch
-costs the broker about as much as a produce request (0.3-1 ms of its CPU on the
-bench VM); a processor sitting idle cost Kafka 0.09 cores and itself 0.06
-(BENCHMARKS.md)."""
+"""The cancellations subscriber waits longer for a fetch and looks for fetched
+records less often than the work subscriber: it reads every event and still
+cancels a deleted analysis within half a second, while an idle processor asks
+Kafka far less often (an empty fetch costs the broker about as much as a
+produce request)."""
 
 
 class Outcomes(Protocol):

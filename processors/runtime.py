@@ -16,6 +16,9 @@ many runs it had (``attempt`` = runs + 1; past ``max_attempts`` it fails with
 ``attempts_exhausted``). A retryable failure runs again after a backoff until
 the attempts are used up; each run has a deadline. AnalysisDeleted cancels the
 analysis's task; nothing is published for it afterwards.
+
+Longer than most modules because these rules share one state (slots, offsets,
+tasks) and read best side by side.
 """
 
 from __future__ import annotations

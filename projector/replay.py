@@ -51,18 +51,15 @@ def replay_engine(settings: Settings, pool_size: int) -> AsyncEngine:
 
     Their statements are prepared while the tables are young, so they are planned
     with their parameters on every execution (``database.CUSTOM_PLANS``): a
-    generic plan made on a few rows kept the batch read of rows by id a sequential
-    scan while the rebuilt table grew: in 3 of 17 rebuilds of 1,000,000 events
-    PostgreSQL's CPU per event doubled (BENCHMARKS.md, "The rebuild: a frozen heap
-    and fitting plans").
+    generic plan made on a few rows would keep the batch read of rows by id a
+    sequential scan while the rebuilt table grows.
 
     Their commits do not wait for the disk (``database.ASYNCHRONOUS_COMMIT``):
     nobody reads the tables until they are switched in, a crash of PostgreSQL
     loses only whole batches with their positions (the replay resumes before
     them), and the switch itself commits durably, which makes every batch before
-    it durable too (``projection_schema.swap_in``). Rebuilds of 1,000,000 events,
-    alternated: 32.7 / 33.5 / 32.5 s so, against 34.3 / 35.4 / 34.5 s waiting for
-    each batch's flush (BENCHMARKS.md)."""
+    it durable too (``projection_schema.swap_in``), so a rebuild does not wait
+    for each batch's flush."""
     return create_engine(settings, pool_size=pool_size, custom_plans=True, asynchronous_commit=True)
 
 
