@@ -44,17 +44,22 @@ def video_duration(ctx: StageContext) -> float:
     return float((ctx.probe or {}).get("duration") or stream or 0)
 
 
-async def grab_frame(ctx: StageContext, at: float, target: Path) -> None:
-    """The frame at ``at`` seconds as a JPEG at most MAX_FRAME_WIDTH wide; no file
-    when ``at`` is past the last decodable frame."""
+async def grab_picture(
+    ctx: StageContext, target: Path, scale: str, what: str, at: float | None = None
+) -> None:
+    """One picture of the media's first video stream (at ``at`` seconds, else the
+    first), passed through the ``scale`` filter, written to ``target`` (JPEG
+    quality 3 when ``target`` is a JPEG); no file when ``at`` is past the last
+    decodable frame."""
+    seek = ["-ss", f"{at:.3f}"] if at is not None else []
+    quality = ["-q:v", "3"] if target.suffix == ".jpg" else []
     await run_checked(
         [
             "ffmpeg",
             *FFMPEG_QUIET,
             "-loglevel",
             "error",
-            "-ss",
-            f"{at:.3f}",
+            *seek,
             *safe_input_options(),
             "-i",
             f"file:{ctx.media}",
@@ -63,16 +68,21 @@ async def grab_frame(ctx: StageContext, at: float, target: Path) -> None:
             "-frames:v",
             "1",
             "-vf",
-            f"scale='min({MAX_FRAME_WIDTH},iw)':-2",
-            "-q:v",
-            "3",
+            scale,
+            *quality,
             "-update",
             "1",
             f"file:{target}",
         ],
         timeout=ctx.settings.timeout_seconds,
-        what=f"frame extraction at {at:.3f}s",
+        what=what,
     )
+
+
+async def grab_frame(ctx: StageContext, at: float, target: Path) -> None:
+    """The frame at ``at`` seconds as a JPEG at most MAX_FRAME_WIDTH wide."""
+    scale = f"scale='min({MAX_FRAME_WIDTH},iw)':-2"
+    await grab_picture(ctx, target, scale, f"frame extraction at {at:.3f}s", at=at)
 
 
 async def extract_frames(ctx: StageContext) -> dict[str, Any]:

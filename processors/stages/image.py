@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from processors.ffmpeg_input import safe_input_options
-from processors.media_tool import FFMPEG_QUIET, run_checked
 from processors.stages.context import StageContext, StageSkipped
+from processors.stages.frames import grab_picture
 
 THUMBNAIL_WIDTH = 320
 
@@ -18,30 +17,7 @@ async def describe_image(ctx: StageContext) -> dict[str, Any]:
         raise StageSkipped("the image has no picture stream")
     picture = video[0]
     target = ctx.workdir / "thumbnail.jpg"
-    await run_checked(
-        [
-            "ffmpeg",
-            *FFMPEG_QUIET,
-            "-loglevel",
-            "error",
-            *safe_input_options(),
-            "-i",
-            f"file:{ctx.media}",
-            "-map",
-            "0:v:0",
-            "-frames:v",
-            "1",
-            "-vf",
-            f"scale='min({THUMBNAIL_WIDTH},iw)':-2",
-            "-q:v",
-            "3",
-            "-update",
-            "1",
-            f"file:{target}",
-        ],
-        timeout=ctx.settings.timeout_seconds,
-        what="thumbnail",
-    )
+    await grab_picture(ctx, target, f"scale='min({THUMBNAIL_WIDTH},iw)':-2", "thumbnail")
     return {
         "width": picture.get("width"),
         "height": picture.get("height"),

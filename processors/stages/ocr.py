@@ -16,11 +16,9 @@ from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
 from processors.errors import StageError
-from processors.ffmpeg_input import safe_input_options
-from processors.media_tool import FFMPEG_QUIET, run_checked
 from processors.ocr_engine import TextLine, TextReader, text_reader
 from processors.stages.context import StageContext, StageSkipped
-from processors.stages.frames import grab_frame, timestamps, video_duration
+from processors.stages.frames import grab_frame, grab_picture, timestamps, video_duration
 
 
 def _item(lines: list[TextLine], **where: Any) -> dict[str, Any]:
@@ -56,28 +54,8 @@ async def _frames(ctx: StageContext, limit: int) -> list[tuple[Path, float]]:
 async def _scaled_image(ctx: StageContext) -> Path:
     side = ctx.settings.ocr_max_side
     target = ctx.workdir / "ocr-image.png"
-    await run_checked(
-        [
-            "ffmpeg",
-            *FFMPEG_QUIET,
-            "-loglevel",
-            "error",
-            *safe_input_options(),
-            "-i",
-            f"file:{ctx.media}",
-            "-map",
-            "0:v:0",
-            "-frames:v",
-            "1",
-            "-vf",
-            f"scale='min({side},iw)':'min({side},ih)':force_original_aspect_ratio=decrease",
-            "-update",
-            "1",
-            f"file:{target}",
-        ],
-        timeout=ctx.settings.timeout_seconds,
-        what="image scaling for OCR",
-    )
+    scale = f"scale='min({side},iw)':'min({side},ih)':force_original_aspect_ratio=decrease"
+    await grab_picture(ctx, target, scale, "image scaling for OCR")
     return target
 
 
