@@ -111,11 +111,13 @@ up() {
   api_host="$(env_value API_HOST)"; api_port="$(env_value API_PORT)"
   local base="http://${api_host:-127.0.0.1}:${api_port:-8000}"
   wait_ready "$base"
+  local answers="extractive summaries (no LLM configured; make up LLM=local for a local draft model)"
+  [[ -n "${LLM_BASE_URL:-}" ]] && answers="the model at $LLM_BASE_URL, extractive summaries if it fails"
   cat <<MSG
 [stack] ready: $base  (OpenAPI docs: $base/docs)
 [stack] Kafka: $KAFKA_BOOTSTRAP_SERVERS   PostgreSQL: ${DATABASE_URL%%@*}@…
 [stack] sample media: http://127.0.0.1:$SAMPLES_PORT/sample.mp4
-[stack] answers: ${LLM_BASE_URL:+the model at $LLM_BASE_URL}${LLM_BASE_URL:-extractive summaries (no LLM configured; make up LLM=local for a local draft model)}
+[stack] answers: $answers
 [stack] logs: $LOGS/services.log (make logs); Kafka and PostgreSQL logs under $MA_STATE_DIR
 [stack] stop with: make down
 MSG

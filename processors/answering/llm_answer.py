@@ -13,14 +13,15 @@ SYSTEM = (
     "You analyse media for a user. You get facts extracted from one media file "
     "(technical description, transcript, document text, text read from pictures) "
     "and the user's question. Answer only from those facts; say so when they do not "
-    "tell. Reply with JSON only: "
-    '{"summary": "<your answer to the question>", "topics": ["<topic>", ...]} '
-    "with at most 8 short topics."
+    'tell. Reply with one JSON object only, with two keys: "summary", your answer '
+    'to the question in plain sentences, and "topics", a list of at most 8 short '
+    "topics of the media."
 )
 MAP_SYSTEM = (
     "You read one part of the words in a media file. Note briefly what this part "
     "says that bears on the user's question, only from the text given. Reply with "
-    'JSON only: {"summary": "<notes on this part>", "topics": ["<topic>", ...]}.'
+    'one JSON object only, with two keys: "summary", your notes on this part, and '
+    '"topics", a list of its topics.'
 )
 MARGIN_TOKENS = 128
 """Room left for the chat template and the estimate's error."""
