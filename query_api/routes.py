@@ -19,12 +19,11 @@ from query_api.schemas import (
     ALL,
     AnalysesPublic,
     AnalysisListItem,
-    AnalysisStatus,
     HistoryParams,
     Pagination,
-    ResultSummary,
 )
 from read_model.positions import ProjectionBehind, look_up_with_catch_up
+from read_model.status import AnalysisStatus, status_from_row
 
 TAGS = ["queries"]
 
@@ -40,25 +39,6 @@ def catching_up(analysis_id: UUID, exc: ProjectionBehind) -> HTTPException:
         503,
         f"Cannot tell yet whether analysis {analysis_id} exists: {exc}.",
         headers={"Retry-After": "1"},
-    )
-
-
-def _status_body(row: dict[str, Any]) -> AnalysisStatus:
-    summary = row.get("result_summary")
-    return AnalysisStatus(
-        analysis_id=row["id"],
-        status=row["status"],
-        progress=row["progress"],
-        media_type=row["media_type"],
-        source_url=row["source_url"],
-        filename=row["filename"],
-        prompt=row["prompt"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        completed_at=row["completed_at"],
-        result_summary=ResultSummary.model_validate(summary) if summary else None,
-        results=row["results"] or {},
-        error_message=row["error_message"],
     )
 
 
@@ -79,7 +59,7 @@ async def status(request: Request) -> Response:
         raise HTTPException(404, f"No analysis with id {uid}.")
     if row["status"] == "deleted":
         raise HTTPException(410, f"Analysis {uid} has been deleted.")
-    return json_response(_status_body(row))
+    return json_response(status_from_row(row))
 
 
 def _aware(moment: datetime | None) -> datetime | None:

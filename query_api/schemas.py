@@ -10,8 +10,8 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from events import MediaType
+from read_model.status import EXAMPLE_ID, Status
 
-Status = Literal["pending", "processing", "completed", "failed", "deleted"]
 SortField = Literal["created_at", "updated_at", "completed_at", "status", "media_type", "progress"]
 SortOrder = Literal["asc", "desc"]
 StatusFilter = Literal["all", "pending", "processing", "completed", "failed", "deleted"]
@@ -22,14 +22,8 @@ ALL: Literal["all"] = "all"
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-class ResultSummary(BaseModel):
-    summary: str | None = None
-    topics: list[str] = Field(default_factory=list)
-
-
-_ID = "550e8400-e29b-41d4-a716-446655440000"
 _ITEM: dict[str, JsonValue] = {
-    "analysis_id": _ID,
+    "analysis_id": EXAMPLE_ID,
     "status": "completed",
     "media_type": "video",
     "prompt": "What is happening in this video?",
@@ -38,49 +32,6 @@ _ITEM: dict[str, JsonValue] = {
     "updated_at": "2026-01-20T10:00:30Z",
     "completed_at": "2026-01-20T10:00:30Z",
 }
-
-
-class AnalysisStatus(BaseModel):
-    """Everything known about one analysis."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "analysis_id": _ID,
-                    "status": "completed",
-                    "progress": 100,
-                    "media_type": "video",
-                    "source_url": "https://example.com/video.mp4",
-                    "filename": "video.mp4",
-                    "prompt": "What is happening in this video?",
-                    "created_at": "2026-01-20T10:00:00Z",
-                    "updated_at": "2026-01-20T10:00:30Z",
-                    "completed_at": "2026-01-20T10:00:30Z",
-                    "result_summary": {
-                        "summary": "Video shows a person speaking about AI",
-                        "topics": ["AI", "Technology", "Future"],
-                    },
-                    "results": {"probe": {"duration": 30.0, "format": "mov,mp4,m4a,3gp,3g2,mj2"}},
-                    "error_message": None,
-                }
-            ]
-        }
-    )
-
-    analysis_id: UUID
-    status: Status
-    progress: int = Field(ge=0, le=100)
-    media_type: MediaType
-    source_url: str
-    filename: str | None
-    prompt: str | None
-    created_at: datetime
-    updated_at: datetime
-    completed_at: datetime | None
-    result_summary: ResultSummary | None
-    results: dict[str, Any]
-    error_message: str | None
 
 
 class AnalysisListItem(BaseModel):

@@ -21,8 +21,9 @@ from infra.database import DRIVER_ERRORS, Statement
 from query_api import totals
 from query_api.cursor import Cursor
 from read_model.errors import ReadModelUnavailable as ReadModelUnavailable
+from read_model.status import TABLE as TABLE
+from read_model.status import analysis_by_id as analysis_by_id
 
-TABLE = "analysis_request"
 NOT_DELETED = "status != 'deleted'"
 LIST_COLUMNS = "id, status, media_type, prompt, progress, created_at, updated_at, completed_at"
 """What a history item shows."""
@@ -42,35 +43,6 @@ class HistoryQuery:
     """Keyset mode: rows after this one (``page`` is then ignored)."""
     tenant: UUID | None = None
     """Only analyses created by this tenant (``created_by``); None: all."""
-
-
-STATUS_COLUMNS = (
-    "id", "status", "progress", "media_type", "source_url", "filename", "prompt",
-    "created_at", "updated_at", "completed_at", "result_summary", "results", "error_message",
-)  # fmt: skip
-"""What a status answer shows: not the settings, tenant or processing reference
-(each jsonb column is decoded on every read)."""
-_BY_ID = f"SELECT {', '.join(STATUS_COLUMNS)} FROM {TABLE} WHERE id = $1"  # noqa: S608
-_BY_ID_FOR_TENANT = _BY_ID + " AND created_by = $2"
-
-
-async def analysis_by_id(
-    pool: asyncpg.Pool, analysis_id: UUID, tenant: UUID | None = None
-) -> dict[str, Any] | None:
-    """The row, or None when unknown, or another tenant's (indistinguishable).
-
-    Plain asyncpg, a prepared statement per connection: the hottest read of the
-    API (infra.database.create_pool says why).
-    """
-    try:
-        async with pool.acquire() as conn:
-            if tenant is None:
-                row = await conn.fetchrow(_BY_ID, analysis_id)
-            else:
-                row = await conn.fetchrow(_BY_ID_FOR_TENANT, analysis_id, tenant)
-    except DRIVER_ERRORS as exc:
-        raise ReadModelUnavailable(f"PostgreSQL is unavailable, retry later ({exc})") from exc
-    return dict(row) if row is not None else None
 
 
 @dataclass(frozen=True, slots=True)
