@@ -180,10 +180,8 @@ class StreamHub:
         self._wake = asyncio.Event()
         self.listening = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-
-    @property
-    def open(self) -> int:
-        return sum(map(len, self._one.values())) + sum(map(len, self._all.values()))
+        self.open = 0
+        """Streams open now, of both kinds."""
 
     def full(self) -> bool:
         return self.open >= self.max_open
@@ -229,6 +227,7 @@ class StreamHub:
         """The events of one analysis until a terminal state; the caller checked access."""
         mailbox = Mailbox(1, {analysis_id: seen} if seen else None)
         self._one.setdefault(analysis_id, set()).add(mailbox)
+        self.open += 1
         try:
             # Read after subscribing: a change committed from here on is announced.
             self._wanted.add(analysis_id)
@@ -240,6 +239,7 @@ class StreamHub:
                     if snap.terminal:
                         return
         finally:
+            self.open -= 1
             _discard(self._one, analysis_id, mailbox)
 
     async def follow_all(self, tenant: UUID | None) -> AsyncIterator[bytes]:
@@ -247,6 +247,7 @@ class StreamHub:
         until the client leaves; after a ``resync``, the in-flight ones again."""
         mailbox = Mailbox(2 * self.all_max)  # room for a snapshot beside the changes
         self._all.setdefault(tenant, set()).add(mailbox)
+        self.open += 1
         try:
             for chunk in await self._snapshot(mailbox, tenant):
                 yield chunk
@@ -260,6 +261,7 @@ class StreamHub:
                 for snap in snaps:
                     yield snap.event
         finally:
+            self.open -= 1
             _discard(self._all, tenant, mailbox)
 
     async def _snapshot(self, mailbox: Mailbox, tenant: UUID | None) -> list[bytes]:

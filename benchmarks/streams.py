@@ -1,0 +1,256 @@
+"""Live status streams under load: many streams open on one API process.
+
+    make bench-streams STREAMS=1000 STREAM_ANALYSES=100 STREAM_WAVES=20 STREAM_ROUNDS=3
+
+Runs on the bench stack that scripts/bench.sh starts (BENCH_DRIVER selects this
+module); no processor runs. It submits ``STREAM_ANALYSES`` analyses (they stay
+pending) and measures:
+
+- the API's memory (RSS and PSS) before and with ``STREAMS`` streams open, spread
+  evenly over those analyses;
+- fan-out lag: ``STREAM_WAVES`` waves, each an AnalysisProgressed event for every
+  analysis produced straight to the log; for each change, the time from the
+  projector's notice (this driver LISTENs on the same channel as the API, so it
+  hears the commit when the API does) to the last of its followers receiving it;
+- POST and status latency at 500 requests a second (250 each, open loop) in
+  ``STREAM_ROUNDS`` rounds, each without and then with the streams open.
+
+The stream clients are plain asyncio protocols that only find each event's id,
+so the instrument costs the shared machine little. Prints a summary and writes
+``benchmarks/results/streams.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import statistics
+import time
+import uuid
+from collections import defaultdict
+from functools import partial
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+import uvloop
+from aiokafka import AIOKafkaProducer
+
+from benchmarks import loadgen, procstat, scenarios
+from events import EVENTS_TOPIC, AnalysisProgressed, encode, new_envelope
+from read_model.changes import CHANGES_CHANNEL, read_changes_notice
+
+OUT = Path(__file__).parent / "results" / "streams.json"
+Received = dict[tuple[str, str], list[float]]
+"""(analysis id, event id) -> when each follower received it."""
+LOAD_RATE = 250
+"""Requests a second of POST and of status each: 500 together."""
+
+
+class StreamClient(asyncio.Protocol):
+    """One ``GET /api/media/{id}/stream``: records when each event id arrives."""
+
+    def __init__(self, analysis_id: str, received: dict[tuple[str, str], list[float]]) -> None:
+        self.analysis_id = analysis_id
+        self._received = received
+        self._buffer = b""
+        self.first = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.BaseTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        now = time.perf_counter()
+        self._buffer += data
+        *events, self._buffer = self._buffer.split(b"\n\n")
+        for event in events:
+            for line in event.split(b"\n"):
+                if line.startswith(b"id: "):
+                    self._received[(self.analysis_id, line[4:].decode())].append(now)
+                    if not self.first.done():
+                        self.first.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.first.done():
+            self.first.set_exception(ConnectionError(f"stream closed: {exc}"))
+
+
+async def open_streams(
+    base_url: str, ids: list[str], count: int, received: dict[tuple[str, str], list[float]]
+) -> list[StreamClient]:
+    parts = urlsplit(base_url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    loop = asyncio.get_running_loop()
+    clients: list[StreamClient] = []
+    for i in range(count):
+        aid = ids[i % len(ids)]
+        transport, client = await loop.create_connection(
+            partial(StreamClient, aid, received), host, port
+        )
+        transport.write(
+            f"GET /api/media/{aid}/stream HTTP/1.1\r\nHost: {host}\r\n"
+            "Accept: text/event-stream\r\n\r\n".encode()
+        )
+        clients.append(client)
+        if i % 50 == 49:
+            await asyncio.sleep(0.05)  # a steady ramp, not a SYN flood
+    await asyncio.wait_for(asyncio.gather(*(c.first for c in clients)), 120)
+    return clients
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000, 1)
+
+
+async def fan_out_lag(
+    bootstrap: str,
+    dsn: str,
+    ids: list[str],
+    waves: int,
+    received: dict[tuple[str, str], list[float]],
+) -> dict[str, Any]:
+    """Produce ``waves`` progress events per analysis; lag from notice to last follower."""
+    heard: dict[tuple[str, str], float] = {}
+    followed = set(ids)
+
+    def on_notice(_c: Any, _p: int, _ch: str, payload: str) -> None:
+        now = time.perf_counter()
+        for change in read_changes_notice(payload) or []:
+            aid = str(change.analysis_id)
+            if aid in followed:
+                heard[(aid, f"{change.partition}-{change.offset}")] = now
+
+    listener = await asyncpg.connect(dsn)
+    await listener.add_listener(CHANGES_CHANNEL, on_notice)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for wave in range(1, waves + 1):
+            for aid in ids:
+                event = AnalysisProgressed(
+                    analysis_id=uuid.UUID(aid),
+                    stage="bench",
+                    stage_status="completed",
+                    progress=min(99, wave),
+                )
+                record = encode(new_envelope(event, source="/bench"))
+                await producer.send(
+                    EVENTS_TOPIC, record.value, key=record.key, headers=list(record.headers)
+                )
+            await producer.flush()
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(3)  # the last wave's notices and deliveries
+    finally:
+        await producer.stop()
+        await listener.close()
+    per_analysis = len(received) and max(1, round(sum(map(len, received.values())) / len(received)))
+    lags = [max(received[key]) - t for key, t in heard.items() if key in received]
+    missing = [key for key in heard if key not in received]
+    to_all = sum(1 for key in heard if len(received.get(key, ())) >= per_analysis)
+    return {
+        "changes_heard": len(heard),
+        "changes_delivered": len(lags),
+        "changes_not_delivered": len(missing),
+        "changes_delivered_to_every_follower": to_all,
+        "followers_per_analysis": per_analysis,
+        "lag_p50_ms": pct(lags, 0.50) if lags else None,
+        "lag_p95_ms": pct(lags, 0.95) if lags else None,
+        "lag_max_ms": round(max(lags) * 1000, 1) if lags else None,
+    }
+
+
+async def post_and_status(
+    base: str, missing: str, ids: list[str], seconds: float
+) -> dict[str, Any]:
+    post, status = await asyncio.gather(
+        loadgen.run(base, scenarios.post_request(missing), rate=LOAD_RATE, seconds=seconds),
+        loadgen.run(base, scenarios.status_request(ids), rate=LOAD_RATE, seconds=seconds),
+    )
+    return {"post": post.summary(), "status": status.summary()}
+
+
+async def main() -> None:
+    streams = int(os.environ.get("STREAMS", "1000"))
+    analyses = int(os.environ.get("STREAM_ANALYSES", "100"))
+    waves = int(os.environ.get("STREAM_WAVES", "20"))
+    rounds = int(os.environ.get("STREAM_ROUNDS", "3"))
+    seconds = float(os.environ.get("STREAM_LOAD_SECONDS", "10"))
+    stack = scenarios.BenchStack.from_env()
+    api_pid = procstat.bench_pids()["api"]
+
+    ids = await scenarios.create_analyses(stack.base_url, stack.missing_url, analyses)
+    await scenarios.projector_caught_up(stack.bootstrap, stack.dsn)
+    memory: dict[str, Any] = {
+        "idle_rss_mb": rss_mb(api_pid),
+        "idle_pss_mb": procstat.pss_mb(api_pid),
+    }
+
+    received: dict[tuple[str, str], list[float]] = defaultdict(list)
+    opened = time.perf_counter()
+    clients = await open_streams(stack.base_url, ids, streams, received)
+    memory["open_seconds"] = round(time.perf_counter() - opened, 2)
+    await asyncio.sleep(2)
+    memory.update(streams_rss_mb=rss_mb(api_pid), streams_pss_mb=procstat.pss_mb(api_pid))
+    print(f"[streams] {streams} open over {len(ids)} analyses: {memory}", flush=True)
+
+    lag = await fan_out_lag(stack.bootstrap, stack.dsn, ids, waves, received)
+    memory.update(after_waves_rss_mb=rss_mb(api_pid), after_waves_pss_mb=procstat.pss_mb(api_pid))
+    print(f"[streams] fan-out: {lag}", flush=True)
+
+    # Alternate without and with: close the streams, measure, reopen, measure.
+    load: list[dict[str, Any]] = []
+    for n in range(1, rounds + 1):
+        for client in clients:
+            assert client.transport is not None
+            client.transport.close()
+        await asyncio.sleep(2)
+        without = await post_and_status(stack.base_url, stack.missing_url, ids, seconds)
+        clients = await open_streams(stack.base_url, ids, streams, defaultdict(list))
+        await asyncio.sleep(2)
+        with_streams = await post_and_status(stack.base_url, stack.missing_url, ids, seconds)
+        row = {
+            "without": {k: v["p95_ms"] for k, v in without.items()},
+            "with": {k: v["p95_ms"] for k, v in with_streams.items()},
+            "errors": sum(int(s[k]["errors"]) + int(s[k]["non_2xx"])
+                          for s in (without, with_streams) for k in s),
+        }  # fmt: skip
+        load.append(row)
+        print(f"[streams] round {n}: p95 ms {row}", flush=True)
+    for client in clients:
+        assert client.transport is not None
+        client.transport.close()
+
+    def median(side: str, kind: str) -> float:
+        return statistics.median(float(r[side][kind]) for r in load)
+
+    summary = {
+        "streams": streams,
+        "analyses": len(ids),
+        "machine": {"kernel": platform.release(), "cpus": os.cpu_count()},
+        "memory": memory,
+        "fan_out": lag,
+        "load_rounds": load,
+        "median_p95_ms": {
+            side: {kind: median(side, kind) for kind in ("post", "status")}
+            for side in ("without", "with")
+        },
+    }
+    print(f"[streams] median p95 ms: {summary['median_p95_ms']}", flush=True)
+    OUT.parent.mkdir(exist_ok=True)
+    OUT.write_text(json.dumps(summary, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    uvloop.run(main())
