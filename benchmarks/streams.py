@@ -65,14 +65,14 @@ class StreamClient(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         now = time.perf_counter()
-        self._buffer += data
-        *events, self._buffer = self._buffer.split(b"\n\n")
-        for event in events:
-            for line in event.split(b"\n"):
-                if line.startswith(b"id: "):
-                    self._received[(self.analysis_id, line[4:].decode())].append(now)
-                    if not self.first.done():
-                        self.first.set_result(None)
+        # Lines end in CRLF (sse-starlette's separator, and the chunked encoding's):
+        # an event's id line is found wherever the chunk boundaries fall.
+        *lines, self._buffer = (self._buffer + data).split(b"\r\n")
+        for line in lines:
+            if line.startswith(b"id: "):
+                self._received[(self.analysis_id, line[4:].decode())].append(now)
+                if not self.first.done():
+                    self.first.set_result(None)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.first.done():

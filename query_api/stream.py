@@ -313,8 +313,8 @@ class StreamHub:
                     for start in range(0, len(ids), READ_CHUNK)
                     for snap in await self._fetch(_MANY, ids[start : start + READ_CHUNK])
                 ]
-            except ReadModelUnavailable as exc:
-                log.warning("status streams: cannot read changed analyses: %s", exc)
+            except Exception as exc:  # this task serves every stream: retry, never die
+                log.warning("status streams: cannot read changed analyses: %r", exc)
                 self._wanted |= wanted
                 self._resync |= resync
                 await asyncio.sleep(delay)
