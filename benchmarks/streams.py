@@ -151,20 +151,42 @@ async def fan_out_lag(
                 )
             await producer.flush()
             await asyncio.sleep(0.5)
-        await asyncio.sleep(3)  # the last wave's notices and deliveries
+        latest = {aid: 0 for aid in ids}
+        for aid, event_id in heard:
+            latest[aid] = max(latest[aid], int(event_id.split("-")[1]))
+        for _ in range(30):  # the last wave's deliveries, for at most 15 s
+            await asyncio.sleep(0.5)
+            got: dict[str, int] = defaultdict(int)
+            for aid, event_id in received:
+                got[aid] = max(got[aid], int(event_id.split("-")[1]))
+            if all(got[aid] >= offset for aid, offset in latest.items()):
+                break
     finally:
         await producer.stop()
         await listener.close()
-    per_analysis = len(received) and max(1, round(sum(map(len, received.values())) / len(received)))
-    lags = [max(received[key]) - t for key, t in heard.items() if key in received]
-    missing = [key for key in heard if key not in received]
-    to_all = sum(1 for key in heard if len(received.get(key, ())) >= per_analysis)
+    followers = len(received) and max(1, round(sum(map(len, received.values())) / len(received)))
+    # A follower is up to date with a change once it holds that state or a later
+    # one (a mailbox keeps only the latest): the lag runs to the first such event
+    # that reached every follower.
+    delivered: dict[str, list[tuple[int, float, int]]] = defaultdict(list)
+    for (aid, event_id), times in received.items():
+        delivered[aid].append((int(event_id.split("-")[1]), max(times), len(times)))
+    lags: list[float] = []
+    superseded = missing = 0
+    for (aid, event_id), heard_at in heard.items():
+        offset = int(event_id.split("-")[1])
+        later = sorted(d for d in delivered[aid] if d[0] >= offset and d[2] >= followers)
+        if not later:
+            missing += 1
+            continue
+        superseded += later[0][0] > offset
+        lags.append(later[0][1] - heard_at)
     return {
         "changes_heard": len(heard),
-        "changes_delivered": len(lags),
-        "changes_not_delivered": len(missing),
-        "changes_delivered_to_every_follower": to_all,
-        "followers_per_analysis": per_analysis,
+        "followers_per_analysis": followers,
+        "up_to_date_everywhere": len(lags),
+        "of_which_by_a_later_state": superseded,
+        "never_reached_every_follower": missing,
         "lag_p50_ms": pct(lags, 0.50) if lags else None,
         "lag_p95_ms": pct(lags, 0.95) if lags else None,
         "lag_max_ms": round(max(lags) * 1000, 1) if lags else None,

@@ -44,7 +44,7 @@ async def read_stream(
     *,
     last_event_id: str | None = None,
     stop: Callable[[list[ServerSentEvent]], bool] | None = None,
-    within: float = 90,
+    within: float = 240,
 ) -> tuple[list[ServerSentEvent], bool]:
     """The events of ``path`` and whether the server ended the stream; stops
     early (and says False) once ``stop(events)`` holds."""
@@ -54,6 +54,8 @@ async def read_stream(
         async with aconnect_sse(api, "GET", path, headers=headers) as source:
             assert source.response.status_code == 200, await source.response.aread()
             async for event in source.aiter_sse():
+                if not event.data:
+                    continue  # a heartbeat: httpx-sse hands a comment on as an empty event
                 events.append(event)
                 if stop is not None and stop(events):
                     return events, False
