@@ -194,13 +194,25 @@ async def fan_out_lag(
 
 
 async def post_and_status(
-    base: str, missing: str, ids: list[str], seconds: float
+    base: str, missing: str, ids: list[str], seconds: float, api_pid: int
 ) -> dict[str, Any]:
+    """p95 of each, errors, and the API's CPU per request (steadier than latency
+    on a machine shared with other work)."""
+    cpu = procstat.cpu_seconds(api_pid)
     post, status = await asyncio.gather(
         loadgen.run(base, scenarios.post_request(missing), rate=LOAD_RATE, seconds=seconds),
         loadgen.run(base, scenarios.status_request(ids), rate=LOAD_RATE, seconds=seconds),
     )
-    return {"post": post.summary(), "status": status.summary()}
+    answered = len(post.latencies) + len(status.latencies)
+    return {
+        "post_p95_ms": post.summary()["p95_ms"],
+        "status_p95_ms": status.summary()["p95_ms"],
+        "errors": sum(sum(r.errors.values()) + sum(n for c, n in r.statuses.items() if c >= 400)
+                      for r in (post, status)),
+        "api_cpu_ms_per_request": round(
+            1000 * (procstat.cpu_seconds(api_pid) - cpu) / max(1, answered), 3
+        ),
+    }  # fmt: skip
 
 
 async def main() -> None:
@@ -227,7 +239,10 @@ async def main() -> None:
     memory.update(streams_rss_mb=rss_mb(api_pid), streams_pss_mb=procstat.pss_mb(api_pid))
     print(f"[streams] {streams} open over {len(ids)} analyses: {memory}", flush=True)
 
+    cpu = procstat.cpu_seconds(api_pid)
     lag = await fan_out_lag(stack.bootstrap, stack.dsn, ids, waves, received)
+    sent = waves * streams
+    lag["api_cpu_ms_per_event_sent"] = round(1000 * (procstat.cpu_seconds(api_pid) - cpu) / sent, 3)
     memory.update(after_waves_rss_mb=rss_mb(api_pid), after_waves_pss_mb=procstat.pss_mb(api_pid))
     print(f"[streams] fan-out: {lag}", flush=True)
 
@@ -238,18 +253,14 @@ async def main() -> None:
             assert client.transport is not None
             client.transport.close()
         await asyncio.sleep(2)
-        without = await post_and_status(stack.base_url, stack.missing_url, ids, seconds)
+        without = await post_and_status(stack.base_url, stack.missing_url, ids, seconds, api_pid)
         clients = await open_streams(stack.base_url, ids, streams, defaultdict(list))
         await asyncio.sleep(2)
-        with_streams = await post_and_status(stack.base_url, stack.missing_url, ids, seconds)
-        row = {
-            "without": {k: v["p95_ms"] for k, v in without.items()},
-            "with": {k: v["p95_ms"] for k, v in with_streams.items()},
-            "errors": sum(int(s[k]["errors"]) + int(s[k]["non_2xx"])
-                          for s in (without, with_streams) for k in s),
-        }  # fmt: skip
-        load.append(row)
-        print(f"[streams] round {n}: p95 ms {row}", flush=True)
+        with_streams = await post_and_status(
+            stack.base_url, stack.missing_url, ids, seconds, api_pid
+        )
+        load.append({"without": without, "with": with_streams})
+        print(f"[streams] round {n}: {load[-1]}", flush=True)
     for client in clients:
         assert client.transport is not None
         client.transport.close()
@@ -257,6 +268,7 @@ async def main() -> None:
     def median(side: str, kind: str) -> float:
         return statistics.median(float(r[side][kind]) for r in load)
 
+    kinds = ("post_p95_ms", "status_p95_ms", "api_cpu_ms_per_request")
     summary = {
         "streams": streams,
         "analyses": len(ids),
@@ -264,12 +276,9 @@ async def main() -> None:
         "memory": memory,
         "fan_out": lag,
         "load_rounds": load,
-        "median_p95_ms": {
-            side: {kind: median(side, kind) for kind in ("post", "status")}
-            for side in ("without", "with")
-        },
+        "medians": {side: {k: median(side, k) for k in kinds} for side in ("without", "with")},
     }
-    print(f"[streams] median p95 ms: {summary['median_p95_ms']}", flush=True)
+    print(f"[streams] medians: {summary['medians']}", flush=True)
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps(summary, indent=2) + "\n")
 
