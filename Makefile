@@ -9,6 +9,7 @@
 #   make profile  py-spy one service under load (PROFILE_SERVICE, PROFILE_SCENARIO, PROFILE_RATE)
 #   make bench-mix  only the combined mix, MIX_ROUNDS times (before/after comparisons)
 #   make bench-start  how long analyses wait to start, at START_RATE a second
+#   make bench-streams  1,000 live status streams on one API: memory, fan-out lag, POST/status p95
 #   make bench-answer  summary, OCR and local-model answer costs (no stack needed)
 #   make load   the PRD's Locust test against `make up`: 100 users, 100 req/s, LOAD_TIME (60s)
 
@@ -19,7 +20,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STATE := $(CURDIR)/.state
 
-.PHONY: help venv deps up down status logs test test-faults lint format clean bench bench-mix bench-start bench-answer profile load
+.PHONY: help venv deps up down status logs test test-faults lint format clean bench bench-mix bench-start bench-answer bench-streams profile load
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -77,6 +78,9 @@ bench-mix: deps venv
 
 bench-start: deps venv
 	@BENCH_DRIVER=benchmarks.start_lag scripts/bench.sh
+
+bench-streams: deps venv
+	@BENCH_DRIVER=benchmarks.streams scripts/bench.sh
 
 bench-answer: deps venv
 	@scripts/bench-answer.sh

@@ -26,6 +26,7 @@ from query_api.audit import router as audit_router
 from query_api.bootstrap import query_lifespan
 from query_api.contract import router as contract_router
 from query_api.routes import ROUTES as QUERY_ROUTES
+from query_api.routes import router as stream_router
 
 Side = Literal["command", "query"]
 
@@ -79,6 +80,7 @@ def build_app(settings: Settings, sides: tuple[Side, ...] = ("command", "query")
     if "query" in sides:
         app.include_router(artifact_router(settings), responses=AUTH_RESPONSES)
         app.include_router(audit_router, responses=AUTH_RESPONSES)
+        app.include_router(stream_router, responses=AUTH_RESPONSES)
         app.include_router(contract_router)  # the public event contract stays open
     return app
 

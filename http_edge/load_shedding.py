@@ -15,6 +15,9 @@ from http_edge.problems import problem
 
 ALWAYS_ADMITTED = frozenset({"/healthz", "/readyz", "/metrics"})
 """Probes and scrapes must see an overloaded process as alive, not as down."""
+STREAM_SUFFIX = "/stream"
+"""Status streams last as long as their analysis: they have a cap of their own
+(``STREAM_MAX_OPEN``) instead of holding in-flight slots."""
 
 
 class InFlightLimit:
@@ -32,7 +35,11 @@ class InFlightLimit:
         self.shed = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in ALWAYS_ADMITTED:
+        if (
+            scope["type"] != "http"
+            or scope["path"] in ALWAYS_ADMITTED
+            or scope["path"].endswith(STREAM_SUFFIX)
+        ):
             await self._app(scope, receive, send)
             return
         if self.in_flight >= self._limit:

@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     api_rate_limit_per_minute: int = Field(default=600, ge=0)
     api_key_cache_seconds: float = Field(default=5, ge=0)
 
+    # Live status streams (query_api.stream)
+    stream_heartbeat_seconds: float = Field(default=15, gt=0, le=300)
+    stream_max_open: int = Field(default=2000, ge=1)
+    stream_all_max_analyses: int = Field(default=1000, ge=1, le=100_000)
+
     # Processors
     processor_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     analysis_deadline_seconds: float = Field(default=600, gt=0)

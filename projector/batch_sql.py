@@ -20,6 +20,7 @@ from functools import cache
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from projector.projection_schema import quoted
+from read_model.changes import CHANGES_CHANNEL
 from read_model.tables import POSITIONS_CHANNEL
 
 REQUEST_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -73,6 +74,9 @@ class BatchSql:
     """Saves the positions; for the live tables it also announces them on
     ``read_model.POSITIONS_CHANNEL`` (delivered when the transaction commits),
     built from the rows it saved. Processors wait only for the live positions."""
+    announce_changes: str | None = None
+    """Sends the change notices (``read_model.changes``) of a batch of the live
+    tables; None for a replay into another schema, which nobody follows."""
 
 
 @cache
@@ -131,6 +135,9 @@ def batch_sql(schema: str | None) -> BatchSql:
         ),
         drop_empty_counts=f"DELETE FROM {counts} WHERE bucket = ANY($1::text[]) AND n = 0",  # noqa: S608
         save_positions=save_positions if schema else _announced(save_positions),
+        announce_changes=None
+        if schema
+        else f"SELECT pg_notify('{CHANGES_CHANNEL}', n) FROM unnest($1::text[]) AS u(n)",  # noqa: S608
     )
 
 

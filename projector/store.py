@@ -23,6 +23,7 @@ from events import EVENTS_TOPIC, AnalysisDeleted, Envelope, MediaAnalysisError
 from infra.database import DRIVER_ERRORS
 from projector import counts
 from projector.batch_sql import JSON_REQUEST_COLUMNS, REQUEST_COLUMNS, BatchSql, sql_for
+from read_model.changes import Change, changes_notices
 from read_model.fold import AnalysisState, apply
 from read_model.tables import PROJECTION, analysis_event, projection_position
 
@@ -173,6 +174,28 @@ async def _save_positions(conn: AsyncConnection, sql: BatchSql, positions: dict[
     )
 
 
+async def _announce_changes(
+    conn: AsyncConnection,
+    sql: BatchSql,
+    changed: dict[UUID, AnalysisState],
+    applied: Sequence[Record],
+) -> None:
+    """Name the changed analyses, each with the latest event applied to it, on
+    ``read_model.CHANGES_CHANNEL`` (delivered when the transaction commits)."""
+    if sql.announce_changes is None or not changed:
+        return
+    latest: dict[UUID, Record] = {}
+    for record in applied:  # in partition order: the last one of each analysis wins
+        if record.envelope is not None and record.envelope.analysis_id in changed:
+            latest[record.envelope.analysis_id] = record
+    changes = [
+        Change(aid, changed[aid].created_by, r.envelope.type, r.partition, r.offset)
+        for aid, r in latest.items()
+        if r.envelope is not None
+    ]
+    await conn.exec_driver_sql(sql.announce_changes, (changes_notices(changes),))
+
+
 async def apply_batch(engine: AsyncEngine, records: Sequence[Record]) -> BatchOutcome:
     """Fold ``records`` (in partition order) into the read model, exactly once.
 
@@ -205,6 +228,7 @@ async def _apply(engine: AsyncEngine, records: Sequence[Record]) -> BatchOutcome
                 states[analysis_id] = after
                 changed[analysis_id] = after
         await _save_states(conn, sql, list(changed.values()))
+        await _announce_changes(conn, sql, changed, to_apply)
         await counts.apply_deltas(conn, sql, counts.deltas(loaded, changed))
         await _erase_audit_content(
             conn, {a for a, s in states.items() if s.status == "deleted" and a in touched}

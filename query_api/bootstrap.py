@@ -10,8 +10,9 @@ import asyncpg
 from fastapi import FastAPI
 
 from http_edge.health import KafkaCheck, postgres_check
-from infra.database import create_pool
+from infra.database import asyncpg_dsn, create_pool
 from infra.settings import Settings
+from query_api.stream import StreamHub
 from read_model.positions import CatchUp, LogEnds
 from read_model.watermark import ProjectionWatermark
 
@@ -26,6 +27,8 @@ class QueryContext:
     OFFSET on every execution (infra.database.CUSTOM_PLANS)."""
     catch_up: CatchUp
     """What a read that finds nothing waits for before it answers 404."""
+    streams: StreamHub
+    """The live status streams' listener and followers."""
 
 
 @asynccontextmanager
@@ -39,7 +42,17 @@ async def query_lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[None
         ProjectionWatermark(pool),
         settings.read_your_writes_timeout_seconds,
     )
-    app.state.query = QueryContext(pool=pool, listing_pool=listing_pool, catch_up=catch_up)
+    streams = StreamHub(
+        pool,
+        asyncpg_dsn(settings.database_url),
+        heartbeat=settings.stream_heartbeat_seconds,
+        max_open=settings.stream_max_open,
+        all_max=settings.stream_all_max_analyses,
+    )
+    streams.start()
+    app.state.query = QueryContext(
+        pool=pool, listing_pool=listing_pool, catch_up=catch_up, streams=streams
+    )
     checks = getattr(app.state, "readiness_checks", {})
     checks.setdefault("postgres", postgres_check(pool))
     kafka_check = checks.setdefault("kafka", KafkaCheck(settings.kafka_bootstrap_list))
@@ -47,6 +60,7 @@ async def query_lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[None
     try:
         yield
     finally:
+        await streams.close()
         await catch_up.close()
         if isinstance(kafka_check, KafkaCheck):
             await kafka_check.close()

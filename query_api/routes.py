@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import HTTPException, Request, Response
+from fastapi import APIRouter, Header, HTTPException, Request, Response
 
-from http_edge.auth import tenant_of
-from http_edge.ids import ANALYSIS_ID_PARAMETER, parse_analysis_id
+from http_edge.auth import Tenant, tenant_of
+from http_edge.ids import ANALYSIS_ID_PARAMETER, AnalysisIdPath, parse_analysis_id
 from http_edge.plain_routes import PlainRoute, json_response, query_model
 from http_edge.problems import problem_response
-from query_api import cursor, views
+from query_api import cursor, stream, views
 from query_api.bootstrap import QueryContext
+from query_api.deps import ContextDep
 from query_api.schemas import (
     ALL,
     AnalysesPublic,
@@ -178,3 +179,88 @@ ROUTES = [
     ),
 ]
 """The query side's busiest routes, as plain Starlette routes (http_edge.plain_routes)."""
+
+
+router = APIRouter(prefix="/api/media", tags=["queries"])
+"""The live status streams: plain FastAPI routes (query_api.stream)."""
+
+_STREAM_EXAMPLE = (
+    "id: 2-4711\nevent: media-analysis.analysis.progressed\n"
+    'data: {"analysis_id": "550e8400-e29b-41d4-a716-446655440000", "status": "processing", '
+    '"progress": 40, ...}\n\n: ping\n\n'
+)
+_STREAM_OK = {
+    "description": "A server-sent event stream. Each event: `id` a log position to resume "
+    "from with `Last-Event-ID`, `event` the CloudEvents type of the latest event applied "
+    "to the analysis, `data` the status JSON exactly as `GET /api/media/status/{id}` shows "
+    "it. `: ping` comment lines while idle.",
+    "content": {"text/event-stream": {"schema": {"type": "string"}, "example": _STREAM_EXAMPLE}},
+}
+_TOO_MANY_STREAMS = {"description": "The process holds its most streams (`STREAM_MAX_OPEN`)."}
+_LAST_EVENT_ID = Header(
+    description="The `id` of the last event received: only later states are sent.",
+)
+
+
+def _admit(ctx: QueryContext) -> None:
+    if ctx.streams.full():
+        raise HTTPException(
+            503,
+            f"This server holds its most status streams ({ctx.streams.max_open}); retry later.",
+            headers={"Retry-After": "5"},
+        )
+
+
+@router.get(
+    "/stream",
+    summary="Live status of all the caller's analyses (server-sent events)",
+    response_class=Response,
+    responses={200: _STREAM_OK, 503: _TOO_MANY_STREAMS},
+)
+async def stream_all(ctx: ContextDep, tenant: Tenant) -> Response:
+    """The caller's in-flight analyses at once, then every change to any of its
+    analyses; an `event: resync` means changes may have been missed."""
+    _admit(ctx)
+    return ctx.streams.response(ctx.streams.follow_all(tenant))
+
+
+@router.get(
+    "/{analysis_id}/stream",
+    summary="Live status of one analysis (server-sent events) until it ends",
+    response_class=Response,
+    responses={
+        200: _STREAM_OK,
+        204: {"description": "`Last-Event-ID` names the analysis's final state already."},
+        400: {"description": "Malformed UUID."},
+        404: {"description": "Unknown analysis."},
+        410: {"description": "The analysis was deleted."},
+        503: {
+            "description": "PostgreSQL unavailable, the projection not shown to have caught "
+            "up in time, or the process holds its most streams."
+        },
+    },
+)
+async def stream_status(
+    analysis_id: AnalysisIdPath,
+    ctx: ContextDep,
+    tenant: Tenant,
+    last_event_id: Annotated[str | None, _LAST_EVENT_ID] = None,
+) -> Response:
+    """The current state at once, then one event per projected change; ends after
+    completed, failed or deleted."""
+    uid = parse_analysis_id(analysis_id)
+    _admit(ctx)
+    try:
+        found = await look_up_with_catch_up(lambda: ctx.streams.read(uid, tenant), ctx.catch_up)
+    except views.ReadModelUnavailable as exc:
+        raise HTTPException(503, str(exc)) from exc
+    except ProjectionBehind as exc:
+        raise catching_up(uid, exc) from exc
+    if found is None:
+        raise HTTPException(404, f"No analysis with id {uid}.")
+    if found.status == "deleted":
+        raise HTTPException(410, f"Analysis {uid} has been deleted.")
+    seen = stream.parse_position(last_event_id)
+    if found.terminal and seen is not None and not stream.newer(found.position, seen):
+        return Response(status_code=204)  # EventSource stops reconnecting on 204
+    return ctx.streams.response(ctx.streams.follow_one(uid, seen))

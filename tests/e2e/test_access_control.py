@@ -15,6 +15,7 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
+from httpx_sse import connect_sse
 
 from tests.conftest import (
     BIN,
@@ -58,6 +59,7 @@ def auth_env(services: dict[str, Service], prepared: dict[str, str]) -> dict[str
         "API_AUTH_REQUIRED": "true",
         "API_KEY_CACHE_SECONDS": "0.5",
         "API_RATE_LIMIT_PER_MINUTE": str(RATE_PER_MINUTE),
+        "STREAM_HEARTBEAT_SECONDS": "0.5",
     }
 
 
@@ -109,6 +111,8 @@ def test_given_auth_on_when_no_key_or_a_bad_key_then_401_and_probes_stay_open(
             ("POST", "/api/media/analyze"),
             ("DELETE", f"/api/media/{uuid4()}"),
             ("GET", f"/api/media/{uuid4()}/events"),
+            ("GET", f"/api/media/{uuid4()}/stream"),
+            ("GET", "/api/media/stream"),
         ):
             response = anonymous.request(method, path)
             assert response.status_code == 401, (method, path, response.text)
@@ -130,6 +134,9 @@ def test_given_two_tenants_then_each_endpoint_refuses_the_others_analysis_as_unk
     assert a.get(f"/api/media/status/{aid}").status_code == 200
     assert a.get(f"/api/media/{aid}/events").status_code == 200
     assert a.get(f"/api/media/{aid}/artifacts/thumbnail.jpg").status_code == 200
+    own_stream = a.get(f"/api/media/{aid}/stream")  # completed: its final state, then the end
+    assert own_stream.status_code == 200
+    assert f'"analysis_id":"{aid}"' in own_stream.text
     listed_a = a.get("/api/media/history", params={"per_page": 100}).json()
     assert aid in {item["analysis_id"] for item in listed_a["data"]}
 
@@ -137,6 +144,7 @@ def test_given_two_tenants_then_each_endpoint_refuses_the_others_analysis_as_unk
         "/api/media/status/{}",
         "/api/media/{}/events",
         "/api/media/{}/artifacts/thumbnail.jpg",
+        "/api/media/{}/stream",
     ):
         theirs, nobodys = b.get(path.format(aid)), b.get(path.format(unknown))
         assert theirs.status_code == nobodys.status_code == 404, path
@@ -219,3 +227,36 @@ def test_a_tenants_idempotency_key_never_returns_another_tenants_analysis(
     assert first.status_code == second.status_code == 202
     assert first.json()["analysis_id"] != second.json()["analysis_id"]
     assert "Idempotent-Replayed" not in second.headers
+
+
+def test_the_stream_of_all_analyses_shows_only_the_callers_own(
+    two_tenants: dict[str, Any], gone_media_url: str
+) -> None:
+    a, b = two_tenants["a"], two_tenants["b"]
+    body = {"prompt": "whose stream?", "media_url": gone_media_url, "media_type": "video"}
+    with connect_sse(b, "GET", "/api/media/stream") as source:
+        events = source.iter_sse()
+        assert next(e for e in events if e.event == "ready")
+        # A's analysis runs to its end while B's stream is open (its events wait in
+        # the socket); then B's own: whatever B was sent about A would come first.
+        theirs = a.post("/api/media/analyze", json=body).json()["analysis_id"]
+        wait_for_status(a, theirs, {"failed"})
+        own = b.post("/api/media/analyze", json=body).json()["analysis_id"]
+        seen: list[str] = []
+        for event in events:
+            if event.event in ("ready", "resync") or not event.data:
+                continue  # not a state (an empty one is how httpx-sse hands on a heartbeat)
+            state = event.json()
+            seen.append(state["analysis_id"])
+            if state["analysis_id"] == own and state["status"] == "failed":
+                break
+    assert own in seen
+    assert theirs not in seen
+
+
+def test_an_idle_stream_sends_heartbeats(two_tenants: dict[str, Any]) -> None:
+    with two_tenants["b"].stream("GET", "/api/media/stream") as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        comments = (line for line in response.iter_lines() if line.startswith(":"))
+        assert next(comments).startswith(": ping")
+        assert next(comments).startswith(": ping"), "again and again while idle"
