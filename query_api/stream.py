@@ -13,6 +13,9 @@ everything followed: changes made meanwhile were never announced.
 An event's ``id`` is the log position (``<partition>-<offset>``) of the latest
 event applied to the analysis; a client that resumes with ``Last-Event-ID`` gets
 only states of later positions.
+
+One module above the usual size: the hub, the mailboxes and the two endpoints'
+event generators share the position and resume rules, kept together.
 """
 
 from __future__ import annotations
