@@ -70,7 +70,11 @@ def configure_tracing(settings: Settings, service: str) -> bool:
 
     name = settings.otel_service_name or f"media-analysis-{service}"
     provider = TracerProvider(resource=Resource.create({SERVICE_NAME: name}))
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    # The endpoint from Settings (which also reads .env); the rest from OTEL_* itself.
+    endpoint = settings.otel_exporter_otlp_traces_endpoint or (
+        settings.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
+    )
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
     trace.set_tracer_provider(provider)
     _tracer = trace.get_tracer("media_analysis")
     log.info("tracing on: spans of %s exported over OTLP/HTTP", name)
