@@ -17,13 +17,13 @@ an envelope before it is produced, :func:`event_context` (an envelope) and
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Link, Span, SpanKind, StatusCode, Tracer
+from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import Attributes
 
@@ -38,7 +38,6 @@ _W3C = TraceContextTextMapPropagator()
 _tracer: Tracer | None = None
 
 __all__ = [
-    "Link",
     "SpanKind",
     "configure_tracing",
     "enabled",
@@ -138,7 +137,6 @@ def span(
     context: Context | None = None,
     kind: SpanKind = SpanKind.INTERNAL,
     attributes: Attributes = None,
-    links: Sequence[Link] = (),
 ) -> Iterator[Span | None]:
     """A current span (child of ``context`` if given, else of the current span), or
     None when tracing is off. An exception escaping it marks the span as failed."""
@@ -146,7 +144,7 @@ def span(
         yield None
         return
     with _tracer.start_as_current_span(
-        name, context=context, kind=kind, attributes=attributes, links=links
+        name, context=context, kind=kind, attributes=attributes
     ) as current:
         yield current
 
