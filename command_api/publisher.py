@@ -11,6 +11,7 @@ from faststream.kafka import KafkaBroker
 
 from events import EVENTS_TOPIC, Envelope, MediaAnalysisError, encode
 from http_edge.metrics import EVENTS_PRODUCED
+from infra import tracing
 
 
 class EventLogUnavailable(MediaAnalysisError):
@@ -63,7 +64,7 @@ class KafkaEventPublisher:
         return position
 
     async def _send(self, envelope: Envelope) -> LogPosition:
-        record = encode(envelope)
+        record = encode(tracing.stamped(envelope))  # the POST's or DELETE's span, if traced
         try:
             meta = await asyncio.wait_for(
                 self._broker.publish(

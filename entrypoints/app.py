@@ -7,9 +7,9 @@ either side alone, for deployments that scale them apart.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import FastAPI
 
@@ -19,6 +19,7 @@ from command_api.routes import router as command_router
 from http_edge import health, metrics, plain_routes, problems
 from http_edge.auth import AUTH_RESPONSES, AUTH_SECURITY, auth_lifespan
 from http_edge.load_shedding import InFlightLimit
+from infra import tracing
 from infra.heap import tune_collector
 from infra.settings import Settings, configure_logging
 from query_api.artifacts import artifact_router
@@ -29,6 +30,13 @@ from query_api.routes import ROUTES as QUERY_ROUTES
 from query_api.routes import router as stream_router
 
 Side = Literal["command", "query"]
+
+_PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+def _untraced(scope: MutableMapping[str, Any]) -> bool:
+    """Probes and scrapes make no spans: they say nothing about an analysis."""
+    return scope.get("path") in _PROBES
 
 
 def build_app(settings: Settings, sides: tuple[Side, ...] = ("command", "query")) -> FastAPI:
@@ -55,7 +63,16 @@ def build_app(settings: Settings, sides: tuple[Side, ...] = ("command", "query")
         lifespan=lifespan,
         # Our own Prometheus metrics cover requests; FastAPI's OpenTelemetry hooks
         # otherwise probe for a provider on every request (seen in the API profile).
-        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
+        # With tracing on (infra.tracing), FastAPI's own server span covers every
+        # route, the plain ones included; the events a request records carry it.
+        telemetry={
+            "tracing": tracing.enabled(),
+            "metrics": False,
+            "logs": False,
+            "operation_spans": False,
+            "auto_configure": False,
+            "exclude": _untraced,
+        },
     )
     problems.install(app)
     app.add_middleware(problems.BodySizeLimit, max_bytes=settings.api_max_body_bytes)
@@ -88,6 +105,7 @@ def build_app(settings: Settings, sides: tuple[Side, ...] = ("command", "query")
 def _from_environment(sides: tuple[Side, ...]) -> FastAPI:
     settings = Settings()
     configure_logging(settings)
+    tracing.configure_tracing(settings, "api" if len(sides) == 2 else f"{sides[0]}-api")
     return build_app(settings, sides)
 
 

@@ -47,6 +47,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("media_analysis")
 
+HTTP_SERVICES = ("api", "command-api", "query-api")
+SERVICES = (*HTTP_SERVICES, "processor", "projector", "all")
+
 
 async def _until_signalled() -> None:
     stop = asyncio.Event()
@@ -217,6 +220,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings()
     configure_logging(settings)
     command: str = args.command
+    if command in SERVICES and not (command in HTTP_SERVICES and settings.api_workers > 1):
+        # (API workers in their own processes set up their own: entrypoints.app.)
+        from infra.tracing import configure_tracing
+
+        configure_tracing(settings, command)
     if command == "migrate":
         from infra import migrations
 

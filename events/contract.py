@@ -25,6 +25,9 @@ from events.event_types import (
 )
 from events.topics import DEAD_LETTER_TOPIC, EVENTS_TOPIC
 
+TRACEPARENT_PATTERN = "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
+"""The W3C Trace Context ``traceparent`` (version-trace id-parent id-flags)."""
+
 _HEADERS: dict[str, Any] = {
     "type": "object",
     "description": "CloudEvents 1.0 attributes, Kafka protocol binding, binary mode.",
@@ -52,6 +55,19 @@ _HEADERS: dict[str, Any] = {
         "ce_tenantid": {
             "type": "string",
             "description": "The tenant whose request started the chain (with access control on).",
+        },
+        "ce_traceparent": {
+            "type": "string",
+            "pattern": TRACEPARENT_PATTERN,
+            "description": "CloudEvents distributed-tracing extension: the W3C traceparent "
+            "of the operation that produced the event (the POST that recorded a request, the "
+            "processor run that recorded its progress). Present only when the producer traces "
+            "(OTEL_EXPORTER_OTLP_ENDPOINT set); continue the trace from it.",
+        },
+        "ce_tracestate": {
+            "type": "string",
+            "description": "CloudEvents distributed-tracing extension: the W3C tracestate "
+            "that goes with ce_traceparent, when the trace has vendor state.",
         },
         "content-type": {"const": "application/json"},
     },

@@ -13,6 +13,10 @@ Extensions beyond the core attributes:
 - ``schemaversion``: version of the ``data`` schema, for upcasting.
 - ``tenantid``: the tenant (API key owner) whose request started the chain;
   absent when the service runs without access control. Caused events inherit it.
+- ``traceparent``, ``tracestate``: the CloudEvents distributed-tracing extension,
+  the W3C Trace Context of the operation that produced the event (the POST that
+  recorded a request, the processor run that recorded its progress), so that a
+  consumer's work joins the same trace. Absent when tracing is off.
 """
 
 from __future__ import annotations
@@ -42,6 +46,13 @@ class Envelope(BaseModel):
     causation_id: str | None = Field(default=None, description="What caused this event.")
     tenant_id: str | None = Field(
         default=None, description="The tenant whose request started the chain, if any."
+    )
+    traceparent: str | None = Field(
+        default=None,
+        description="W3C traceparent of the operation that produced the event, if traced.",
+    )
+    tracestate: str | None = Field(
+        default=None, description="W3C tracestate that goes with traceparent, if any."
     )
     data: SerializeAsAny[AnalysisEvent]
 

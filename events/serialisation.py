@@ -55,6 +55,10 @@ def encode(envelope: Envelope) -> KafkaRecord:
         headers.append(("ce_causationid", envelope.causation_id))
     if envelope.tenant_id is not None:
         headers.append(("ce_tenantid", envelope.tenant_id))
+    if envelope.traceparent is not None:
+        headers.append(("ce_traceparent", envelope.traceparent))
+        if envelope.tracestate:
+            headers.append(("ce_tracestate", envelope.tracestate))
     return KafkaRecord(
         key=envelope.subject.encode(),
         value=envelope.data.model_dump_json().encode(),
@@ -167,6 +171,8 @@ def _decode(
             correlation_id=attrs.get("ce_correlationid") or attrs["ce_id"],
             causation_id=attrs.get("ce_causationid"),
             tenant_id=attrs.get("ce_tenantid"),
+            traceparent=attrs.get("ce_traceparent"),
+            tracestate=attrs.get("ce_tracestate"),
             data=data,
         )
     except ValidationError as exc:

@@ -108,6 +108,12 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    # Tracing (OpenTelemetry's standard variables; the SDK reads the other OTEL_* itself)
+    otel_exporter_otlp_endpoint: str = ""
+    otel_exporter_otlp_traces_endpoint: str = ""
+    otel_sdk_disabled: bool = False
+    otel_service_name: str = ""
+
     @field_validator("media_fetch_allowed_networks", mode="before")
     @classmethod
     def _split_networks(cls, value: object) -> object:
@@ -133,6 +139,12 @@ class Settings(BaseSettings):
     @property
     def kafka_bootstrap_list(self) -> list[str]:
         return [s.strip() for s in self.kafka_bootstrap_servers.split(",") if s.strip()]
+
+    @property
+    def tracing_enabled(self) -> bool:
+        """Spans are exported when an OTLP endpoint is named and the SDK is not disabled."""
+        endpoint = self.otel_exporter_otlp_endpoint or self.otel_exporter_otlp_traces_endpoint
+        return bool(endpoint) and not self.otel_sdk_disabled
 
     @property
     def api_base_url(self) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 
 from events import EVENTS_TOPIC, AnalysisEvent, Envelope, caused_by, encode
+from infra import tracing
 from infra.artifacts import build_artifact_store
 from infra.consumer_control import ConsumerControl
 from infra.database import asyncpg_dsn, create_pool
@@ -59,7 +60,8 @@ def build_broker(settings: Settings, failures: Failures) -> tuple[KafkaBroker, C
     )
 
     async def publish(cause: Envelope, event: AnalysisEvent) -> None:
-        record = encode(caused_by(cause, event, source=SOURCE))
+        # In the trace of the run that produced it (the runtime's span), if traced.
+        record = encode(tracing.stamped(caused_by(cause, event, source=SOURCE)))
         await broker.publish(
             record.value, topic=EVENTS_TOPIC, key=record.key, headers=record.header_dict()
         )

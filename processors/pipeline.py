@@ -29,6 +29,7 @@ from events import (
     AnalysisRequested,
     AnalysisStarted,
 )
+from infra import tracing
 from processors.errors import StageError
 from processors.fetch import MediaFetcher
 from processors.stages.context import Stage, StageContext, StageSettings, StageSkipped
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 Emit = Callable[[AnalysisEvent], Awaitable[None]]
 
 RESULTS_VERSION = 1
+STAGE = "media_analysis.stage"
+STAGE_STATUS = "media_analysis.stage.status"
 FETCH_PROGRESS = 10
 PROBE_PROGRESS = 20
 
@@ -147,19 +150,24 @@ class _Runner:
         record: dict[str, Any]
         detail: str | None
         fatal: StageError | None = None
-        try:
-            output = await stage.run(self._ctx)
-        except StageSkipped as exc:
-            record, detail = {"status": "skipped", "reason": str(exc)}, str(exc)
-        except StageError as exc:
-            error = {"code": exc.code, "message": str(exc), "retryable": exc.retryable}
-            record, detail = {"status": "failed", "error": error}, f"{exc.code}: {exc}"
-            if stage.essential or exc.retryable:
-                fatal = exc
-        else:
-            record, detail = {"status": "completed"}, None
-            self._results[stage.name] = output
-            self._ctx.outputs[stage.name] = output
+        # The stage's span ends before its progress is emitted: events carry the run's.
+        with tracing.span(f"stage {stage.name}", attributes={STAGE: stage.name}) as span:
+            try:
+                output = await stage.run(self._ctx)
+            except StageSkipped as exc:
+                record, detail = {"status": "skipped", "reason": str(exc)}, str(exc)
+            except StageError as exc:
+                error = {"code": exc.code, "message": str(exc), "retryable": exc.retryable}
+                record, detail = {"status": "failed", "error": error}, f"{exc.code}: {exc}"
+                tracing.failed(span, exc)
+                if stage.essential or exc.retryable:
+                    fatal = exc
+            else:
+                record, detail = {"status": "completed"}, None
+                self._results[stage.name] = output
+                self._ctx.outputs[stage.name] = output
+            if span is not None:
+                span.set_attribute(STAGE_STATUS, record["status"])
         record["duration_seconds"] = round(time.monotonic() - started, 3)
         self._results["stages"][stage.name] = record
         if fatal is None:

@@ -36,6 +36,7 @@ from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
 from events import EVENTS_TOPIC, AnalysisEvent, AnalysisFailed, AnalysisRequested, Envelope
+from infra import tracing
 from processors.ledger import AnalysisHistory, Ledger, LedgerUnavailable
 from processors.partition_control import PartitionControl
 from processors.retry import RetryPolicy
@@ -154,23 +155,35 @@ class AnalysisRuntime:
     async def _run_job(self, job: _Job) -> None:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.concurrency)
-        try:
-            async with self._slots:
-                await self._analyse(job)
-        except Exception as exc:
-            # A bug or an outage, not a media problem: record it as the outcome so
-            # the analysis does not stay processing; if even that cannot be
-            # published the record stays uncommitted and is delivered again.
-            log.exception("analysis %s broke", job.analysis_id)
-            await self._emit(
-                job,
-                AnalysisFailed(
-                    analysis_id=job.analysis_id,
-                    error_code="internal_error",
-                    error_message=f"{type(exc).__name__}: {exc}",
-                    retryable=True,
-                ),
-            )
+        async with self._slots:
+            # The run's span continues the request's trace; the events it emits carry it.
+            with tracing.span(
+                "process analysis",
+                context=tracing.event_context(job.envelope),
+                kind=tracing.SpanKind.CONSUMER,
+                attributes={
+                    "media_analysis.analysis_id": str(job.analysis_id),
+                    "messaging.destination.partition.id": str(job.partition),
+                    "messaging.kafka.offset": job.offset,
+                },
+            ) as span:
+                try:
+                    await self._analyse(job)
+                except Exception as exc:
+                    # A bug or an outage, not a media problem: record it as the outcome so
+                    # the analysis does not stay processing; if even that cannot be
+                    # published the record stays uncommitted and is delivered again.
+                    log.exception("analysis %s broke", job.analysis_id)
+                    tracing.failed(span, exc)
+                    await self._emit(
+                        job,
+                        AnalysisFailed(
+                            analysis_id=job.analysis_id,
+                            error_code="internal_error",
+                            error_message=f"{type(exc).__name__}: {exc}",
+                            retryable=True,
+                        ),
+                    )
 
     def _job_ended(self, job: _Job, task: asyncio.Task[None]) -> None:
         """The job's bookkeeping, as a done callback rather than a ``finally``:

@@ -154,3 +154,20 @@ def test_a_value_that_needed_coercion_is_stored_in_its_coerced_form() -> None:
     decoded = decode_with_json(json.dumps(loose).encode(), record.headers)
     assert decoded.envelope == envelope
     assert json.loads(decoded.data_json)["progress"] == 50
+
+
+def test_an_event_without_trace_context_has_no_tracing_headers() -> None:
+    record = encode(new_envelope(_requested(), source="/test"))
+    assert not [k for k, _ in record.headers if k.startswith("ce_trace")]
+
+
+def test_the_trace_context_travels_as_the_cloudevents_tracing_extension() -> None:
+    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    envelope = new_envelope(_requested(), source="/test").model_copy(
+        update={"traceparent": traceparent, "tracestate": "vendor=1"}
+    )
+    record = encode(envelope)
+    headers = record.header_dict()
+    assert headers["ce_traceparent"] == traceparent
+    assert headers["ce_tracestate"] == "vendor=1"
+    assert decode(record.value, record.headers) == envelope
