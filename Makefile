@@ -5,6 +5,7 @@
 #   make test   lint, type-check, then the whole suite against a private real stack
 #   make logs   follow the service log
 #   make test-faults  only the fault-injection suite (tests/faults) on a private stack
+#   make test-cluster  Kafka nodes killed under load on a private three-node cluster (tests/cluster)
 #   make bench  measure the service on a private stack; writes BENCHMARKS.md
 #   make profile  py-spy one service under load (PROFILE_SERVICE, PROFILE_SCENARIO, PROFILE_RATE)
 #   make bench-mix  only the combined mix, MIX_ROUNDS times (before/after comparisons)
@@ -20,7 +21,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STATE := $(CURDIR)/.state
 
-.PHONY: help venv deps up down status logs test test-faults lint format clean bench bench-mix bench-start bench-answer bench-streams profile load
+.PHONY: help venv deps up down status logs test test-faults test-cluster lint format clean bench bench-mix bench-start bench-answer bench-streams profile load
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -63,6 +64,9 @@ test: deps venv lint
 
 test-faults: deps venv
 	@scripts/run-tests.sh tests/faults $(PYTEST_ARGS)
+
+test-cluster: deps venv
+	@MA_KAFKA_BROKERS=3 scripts/run-tests.sh tests/cluster $(PYTEST_ARGS)
 
 clean: down
 	rm -rf $(STATE)
