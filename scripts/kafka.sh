@@ -6,8 +6,9 @@
 #   MA_STATE_DIR              state root (default <repo>/.state); data, config, log
 #                             and pid file in $MA_STATE_DIR/kafka, one node-N
 #                             directory per node with several (survive stop/start)
-#   MA_KAFKA_BROKERS          how many nodes (default 1); start starts the missing
-#                             ones, stop stops every node of this state dir
+#   MA_KAFKA_BROKERS          how many nodes (default: as many as the state dir
+#                             holds, else 1); start starts the missing ones, stop
+#                             stops every node of this state dir
 #   MA_CACHE_DIR              jar cache (default ${XDG_CACHE_HOME:-~/.cache}/media-analysis)
 #   MA_KAFKA_PORT             client listener on 127.0.0.1 (default 9092)
 #   MA_KAFKA_CONTROLLER_PORT  controller listener on 127.0.0.1 (default 9093)
@@ -37,7 +38,10 @@ MARKER="$LIBS/.complete"   # holds the sha256 of the pom (and version) the jars 
 # the broker's jars and their marker stay exactly those of $POM.
 TOOLS_POM="$ROOT/scripts/kafka/tools-pom.xml"
 TOOLS="$CACHE/kafka-$VERSION/tools"
-NODES="${MA_KAFKA_BROKERS:-1}"
+# Unset, the layout found in the state dir: `make status` and `make down` need
+# no MA_KAFKA_BROKERS (its ports, though, come from the same variables as before).
+NODES="${MA_KAFKA_BROKERS:-$(find "$STATE" -maxdepth 1 -name 'node-*' -type d 2>/dev/null | wc -l || true)}"
+[[ "$NODES" != 0 ]] || NODES=1
 [[ "$NODES" =~ ^[1-9]$ ]] || { echo "[kafka] error: MA_KAFKA_BROKERS must be 1-9, not $NODES" >&2; exit 1; }
 
 say() { printf '[kafka] %s\n' "$*"; }
