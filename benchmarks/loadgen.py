@@ -186,6 +186,7 @@ async def run(
         )
     result = Result(rate=rate, seconds=seconds)
     idle: list[_Connection] = []
+    every: list[_Connection] = []  # closed at the end, those still busy too
     opened = 0
     slots = asyncio.Semaphore(max_connections)
     start = time.perf_counter()
@@ -203,6 +204,7 @@ async def run(
                     _, conn = await asyncio.get_running_loop().create_connection(
                         _Connection, host, port
                     )
+                    every.append(conn)
                 # asyncio.timeout, not wait_for: on Python 3.11 wait_for wraps the
                 # coroutine in a task of its own, a second task per request.
                 async with asyncio.timeout(request_timeout):
@@ -254,7 +256,9 @@ async def run(
     if tasks:
         await asyncio.wait(tasks, timeout=request_timeout + 5)
     result.seconds = max(seconds, time.perf_counter() - start)
-    for conn in idle:
+    for task in tasks:
+        task.cancel()
+    for conn in every:
         conn.close()
     return result
 
