@@ -16,7 +16,9 @@ PARTITIONS = "6"
 
 @pytest.fixture(scope="session")
 def service_env(service_env: dict[str, str]) -> dict[str, str]:
-    return {**service_env, "KAFKA_TOPIC_PARTITIONS": PARTITIONS}
+    # More slots than the default: a few real clips, slow on a busy machine, must
+    # not hold back the many analyses that end at their fetch.
+    return {**service_env, "KAFKA_TOPIC_PARTITIONS": PARTITIONS, "PROCESSOR_CONCURRENCY": "16"}
 
 
 class ScaledOut:
