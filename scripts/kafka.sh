@@ -359,7 +359,7 @@ install_tools() {  # kafka-tools, for kafka-metadata-quorum; once per version
 quorum() {  # kafka-metadata-quorum describe --status, through the controllers
   install >/dev/null && install_tools || return 1
   local controllers; controllers="$(printf '127.0.0.1:%s,' "${CONTROLLER_PORTS[@]}")"
-  timeout 60 java -Xmx128m -Dlog4j2.configurationFile="$LOG4J" -cp "$LIBS/*:$TOOLS/*" \
+  timeout 180 java -Xmx128m -Dlog4j2.configurationFile="$LOG4J" -cp "$LIBS/*:$TOOLS/*" \
     org.apache.kafka.tools.MetadataQuorumCommand --bootstrap-controller "${controllers%,}" \
     describe --status 2>/dev/null
 }
