@@ -16,7 +16,9 @@ RUN="$MA_STATE_DIR/run"
 LOGS="$MA_STATE_DIR/logs"
 BIN="$ROOT/.venv/bin"
 SAMPLES_PORT="${MA_SAMPLES_PORT:-8090}"
-BROKERS="${MA_KAFKA_BROKERS:-1}"
+# Unset: as many Kafka nodes as the state dir holds (scripts/kafka.sh does the same).
+BROKERS="${MA_KAFKA_BROKERS:-$(find "$MA_STATE_DIR/kafka" -maxdepth 1 -name 'node-*' -type d 2>/dev/null | wc -l || true)}"
+[[ "$BROKERS" != 0 ]] || BROKERS=1
 # The service processes: one for everything, or each service on its own, twice.
 if (( BROKERS >= 3 )); then
   SERVICES=(api processor-1 processor-2 projector-1 projector-2)
