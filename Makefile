@@ -5,12 +5,14 @@
 #   make test   lint, type-check, then the whole suite against a private real stack
 #   make logs   follow the service log
 #   make test-faults  only the fault-injection suite (tests/faults) on a private stack
+#   make test-cluster  Kafka nodes killed under load on a private three-node cluster (tests/cluster)
 #   make bench  measure the service on a private stack; writes BENCHMARKS.md
 #   make profile  py-spy one service under load (PROFILE_SERVICE, PROFILE_SCENARIO, PROFILE_RATE)
 #   make bench-mix  only the combined mix, MIX_ROUNDS times (before/after comparisons)
 #   make bench-start  how long analyses wait to start, at START_RATE a second
 #   make bench-streams  1,000 live status streams on one API: memory, fan-out lag, POST/status p95
 #   make bench-answer  summary, OCR and local-model answer costs (no stack needed)
+#   make bench-cluster  POST latency and visibility lag on one broker, then on three nodes
 #   make load   the PRD's Locust test against `make up`: 100 users, 100 req/s, LOAD_TIME (60s)
 
 SHELL := /bin/bash
@@ -20,7 +22,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STATE := $(CURDIR)/.state
 
-.PHONY: help venv deps up down status logs test test-faults lint format clean bench bench-mix bench-start bench-answer bench-streams profile load
+.PHONY: help venv deps up down status logs test test-faults test-cluster lint format clean bench bench-mix bench-start bench-answer bench-streams bench-cluster profile load
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -64,6 +66,9 @@ test: deps venv lint
 test-faults: deps venv
 	@scripts/run-tests.sh tests/faults $(PYTEST_ARGS)
 
+test-cluster: deps venv
+	@MA_KAFKA_BROKERS=3 scripts/run-tests.sh tests/cluster $(PYTEST_ARGS)
+
 clean: down
 	rm -rf $(STATE)
 
@@ -81,6 +86,11 @@ bench-start: deps venv
 
 bench-streams: deps venv
 	@BENCH_DRIVER=benchmarks.streams scripts/bench.sh
+
+bench-cluster: deps venv
+	@MA_KAFKA_BROKERS=1 BENCH_DRIVER=benchmarks.cluster scripts/bench.sh
+	@MA_KAFKA_BROKERS=3 BENCH_DRIVER=benchmarks.cluster scripts/bench.sh
+	@$(PY) -m benchmarks.report
 
 bench-answer: deps venv
 	@scripts/bench-answer.sh

@@ -42,6 +42,9 @@ class Result:
     follow_latencies: list[float] = field(default_factory=list)
     """With ``follow_up``: from the first answer to the follow-up's answer."""
     follow_statuses: Counter[int] = field(default_factory=Counter)
+    answers: list[tuple[float, float, int, bytes]] = field(default_factory=list)
+    """With ``keep_answers``: (scheduled, answered, status, body) of every answer, and
+    (scheduled, answered, 0, b"") of every request that got none."""
     generator_cpu_seconds: float | None = None
     """The Go generator's own CPU (user + system) for the run; None on the Python path,
     whose CPU is this process's and mixed with whatever else it runs meanwhile."""
@@ -158,6 +161,7 @@ async def run(
     seconds: float,
     max_connections: int = 256,
     keep_bodies: bool = False,
+    keep_answers: bool = False,
     request_timeout: float = 10.0,
     follow_up: Callable[[int, bytes], Request | None] | None = None,
 ) -> Result:
@@ -170,7 +174,7 @@ async def run(
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     assert host in ("127.0.0.1", "localhost", "::1"), "load goes to loopback only"
     binary = os.environ.get("BENCH_LOADGEN")
-    if binary and not keep_bodies and follow_up is None:
+    if binary and not keep_bodies and not keep_answers and follow_up is None:
         return await _run_compiled(
             binary,
             base_url,
@@ -182,6 +186,7 @@ async def run(
         )
     result = Result(rate=rate, seconds=seconds)
     idle: list[_Connection] = []
+    every: list[_Connection] = []  # closed at the end, those still busy too
     opened = 0
     slots = asyncio.Semaphore(max_connections)
     start = time.perf_counter()
@@ -199,6 +204,7 @@ async def run(
                     _, conn = await asyncio.get_running_loop().create_connection(
                         _Connection, host, port
                     )
+                    every.append(conn)
                 # asyncio.timeout, not wait_for: on Python 3.11 wait_for wraps the
                 # coroutine in a task of its own, a second task per request.
                 async with asyncio.timeout(request_timeout):
@@ -211,6 +217,8 @@ async def run(
                 RuntimeError,
             ) as exc:  # RuntimeError: uvloop writing to a transport the server closed
                 result.errors[type(exc).__name__] += 1
+                if keep_answers:
+                    result.answers.append((scheduled, time.perf_counter(), 0, b""))
                 if conn is not None:
                     conn.close()
                 return
@@ -219,6 +227,8 @@ async def run(
             result.statuses[status] += 1
             if keep_bodies:
                 result.bodies.append(payload)
+            if keep_answers:
+                result.answers.append((scheduled, answered, status, payload))
             then = follow_up(status, payload) if follow_up is not None else None
             if then is not None:
                 try:
@@ -246,7 +256,9 @@ async def run(
     if tasks:
         await asyncio.wait(tasks, timeout=request_timeout + 5)
     result.seconds = max(seconds, time.perf_counter() - start)
-    for conn in idle:
+    for task in tasks:
+        task.cancel()
+    for conn in every:
         conn.close()
     return result
 

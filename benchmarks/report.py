@@ -16,6 +16,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 BACKLOG = ROOT / "benchmarks" / "projector_backlog.json"
+CLUSTER = ROOT / "benchmarks" / "results" / "cluster.json"
 HEADER = (
     "| {first} | target req/s | achieved req/s | requests | errors | p50 ms | p95 ms | p99 ms "
     "| API CPU ms/req |"
@@ -378,6 +379,43 @@ def _event_log(r: dict[str, Any], backlog: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _cluster(c: dict[str, Any]) -> list[str]:
+    """One broker next to three nodes (``make bench-cluster``, benchmarks/cluster.py)."""
+    names = {"1": "one broker, replication factor 1", "3": "three nodes, RF 3, min ISR 2"}
+    lines = [
+        "## One broker and a three-node cluster",
+        "",
+        "`make bench-cluster`: POST at 1,000 req/s and the visibility lag at 1,000 events/s, "
+        "on one broker and then on three Kafka nodes on the same machine; each the median of "
+        f"{c[next(iter(c))]['rounds']} rounds. The load average shows how busy the machine "
+        "was besides.",
+        "",
+        "| Kafka | run | POST p95 ms | POST p99 ms | POST errors | lag p95 ms | lag p99 ms "
+        "| load average before → after |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for key, f in sorted(c.items()):
+        errors = sum(int(r["errors"]) + int(r["non_2xx"]) for r in f["post_runs"])
+        lines.append(
+            f"| {names.get(key, key + ' nodes')} | {f['at']} | {f['post_p95_ms_median']} "
+            f"| {f['post_p99_ms_median']} | {errors} | {f['lag_p95_ms_median']} "
+            f"| {f['lag_p99_ms_median']} | {f['load_average_before']} → "
+            f"{f['load_average_after']} |"
+        )
+    if "1" in c and "3" in c:
+        one, three = c["1"], c["3"]
+
+        def ratio(key: str) -> str:
+            return f"{float(three[key]) / float(one[key]):.2f}" if float(one[key]) else "-"
+
+        lines.append(
+            f"| three nodes ÷ one broker | | {ratio('post_p95_ms_median')} "
+            f"| {ratio('post_p99_ms_median')} | | {ratio('lag_p95_ms_median')} "
+            f"| {ratio('lag_p99_ms_median')} | |"
+        )
+    return [*lines, ""]
+
+
 def _version(text: str) -> str:
     """The first version number in a tool's banner: 'psql (PostgreSQL) 15.18 (…)' → '15.18'."""
     for word in text.split():
@@ -386,7 +424,11 @@ def _version(text: str) -> str:
     return text
 
 
-def render(r: dict[str, Any], backlog: dict[str, Any] | None = None) -> str:
+def render(
+    r: dict[str, Any],
+    backlog: dict[str, Any] | None = None,
+    cluster: dict[str, Any] | None = None,
+) -> str:
     m = r["machine"]
     memory = r.get("peak_pss_mb", r.get("peak_rss_mb", {}))
     clips = _ok(r, "clips")
@@ -422,6 +464,7 @@ def render(r: dict[str, Any], backlog: dict[str, Any] | None = None) -> str:
             else f"Clips: {_missing(r, 'clips')}."
         ),
         "",
+        *(_cluster(cluster) if cluster else []),
         "## Resources over the whole run",
         "",
         "| process | CPU seconds | peak PSS MiB |",
@@ -440,7 +483,8 @@ def main() -> None:
 
     source = Path(sys.argv[1]) if len(sys.argv) > 1 else RESULTS  # e.g. results/partial.json
     backlog = json.loads(BACKLOG.read_text()) if BACKLOG.exists() else None
-    (ROOT / "BENCHMARKS.md").write_text(render(json.loads(source.read_text()), backlog))
+    cluster = json.loads(CLUSTER.read_text()) if CLUSTER.exists() else None
+    (ROOT / "BENCHMARKS.md").write_text(render(json.loads(source.read_text()), backlog, cluster))
     print("[bench] BENCHMARKS.md written")
 
 

@@ -145,6 +145,9 @@ async def _serve(settings: Settings, api: tuple[Side, ...], consumers: Sequence[
     await _run_brokers(brokers, closers, failures, server.serve(), stop_server)
 
 
+WORKER_HEALTHCHECK_SECONDS = 30
+
+
 def _serve_http(settings: Settings, sides: tuple[Side, ...]) -> None:
     """The HTTP API alone: in this process, or in ``API_WORKERS`` worker processes
     sharing its port (uvicorn's supervisor starts them, replaces one that dies and
@@ -170,6 +173,10 @@ def _serve_http(settings: Settings, sides: tuple[Side, ...]) -> None:
             lifespan="on",
             access_log=False,
             log_level=settings.log_level.lower(),
+            # The supervisor kills a worker that does not answer its ping in time;
+            # on a busy machine a healthy worker (one starting, say) can take
+            # longer than uvicorn's 5 s default.
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         )
 
 

@@ -19,6 +19,8 @@ def topic_specs(settings: Settings) -> list[NewTopic]:
         "retention.ms": "-1",
         "retention.bytes": "-1",
         "min.insync.replicas": str(settings.kafka_min_insync_replicas),
+        # Only an in-sync copy may lead: an acknowledged event is never dropped.
+        "unclean.leader.election.enable": "false",
         "cleanup.policy": "delete",
     }
     return [

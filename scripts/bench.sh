@@ -9,6 +9,10 @@ cd "$ROOT"
 export MA_STATE_DIR="$ROOT/.state/bench"
 export MA_KAFKA_PORT="${MA_BENCH_KAFKA_PORT:-18092}"
 export MA_KAFKA_CONTROLLER_PORT="${MA_BENCH_KAFKA_CONTROLLER_PORT:-18093}"
+# MA_KAFKA_BROKERS=3 (`make bench-cluster`): three nodes, RF 3, min.insync.replicas 2;
+# their ports MA_BENCH_KAFKA_PORTS / MA_BENCH_KAFKA_CONTROLLER_PORTS (default +2 a node).
+export MA_KAFKA_BROKERS="${MA_KAFKA_BROKERS:-1}"
+export MA_KAFKA_PORTS="${MA_BENCH_KAFKA_PORTS:-}" MA_KAFKA_CONTROLLER_PORTS="${MA_BENCH_KAFKA_CONTROLLER_PORTS:-}"
 export MA_PG_PORT="${MA_BENCH_PG_PORT:-15434}"
 export MA_KAFKA_HEAP="${MA_KAFKA_HEAP:-1g}"
 # Room for the scale-out run: a second API with two workers, each with its pools.
@@ -59,7 +63,11 @@ for port in "$API_PORT" "$SAMPLES_PORT" "$((API_PORT + 10))"; do
 done
 scripts/kafka.sh start || exit 1
 scripts/postgres.sh start || exit 1
-export KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$MA_KAFKA_PORT"
+KAFKA_BOOTSTRAP_SERVERS="$(scripts/kafka.sh bootstrap)" || exit 1
+export KAFKA_BOOTSTRAP_SERVERS
+if (( MA_KAFKA_BROKERS >= 3 )); then
+  export KAFKA_REPLICATION_FACTOR=3 KAFKA_MIN_INSYNC_REPLICAS=2
+fi
 DATABASE_URL="$(scripts/postgres.sh url)"
 export DATABASE_URL API_PORT WORK_DIR="$MA_STATE_DIR/work"
 export MEDIA_FETCH_ALLOWED_NETWORKS=127.0.0.1/32 LOG_LEVEL=WARNING
@@ -90,10 +98,15 @@ for service in api projector; do
   kill -0 "${service_pid[$service]}" 2>/dev/null || { echo "[bench] $service exited: see $LOGS/$service.log" >&2; exit 1; }
 done
 
-kafka_pid="$(cat "$MA_STATE_DIR/kafka/kafka.pid")"
+if (( MA_KAFKA_BROKERS == 1 )); then
+  kafka_pids="kafka=$(cat "$MA_STATE_DIR/kafka/kafka.pid")"
+else
+  kafka_pids="kafka=$(cat "$MA_STATE_DIR/kafka/node-1/kafka.pid")"
+  for n in $(seq 2 "$MA_KAFKA_BROKERS"); do kafka_pids+=",kafka-$n=$(cat "$MA_STATE_DIR/kafka/node-$n/kafka.pid")"; done
+fi
 pg_pid="$(head -n 1 "$(readlink -f "$MA_STATE_DIR/postgres")/data/postmaster.pid")"
 export BASE_URL="http://127.0.0.1:$API_PORT" MEDIA_URL="http://127.0.0.1:$SAMPLES_PORT/clip.mp4" BENCH_LOGS="$LOGS"
-export BENCH_PIDS="api=${service_pid[api]},projector=${service_pid[projector]},kafka=$kafka_pid,postgres=$pg_pid"
+export BENCH_PIDS="api=${service_pid[api]},projector=${service_pid[projector]},$kafka_pids,postgres=$pg_pid"
 export MA_STATE_DIR
 if [[ -n "${BENCH_DRIVER:-}" ]]; then  # `make profile`: another driver, no report
   "$BIN/python" -m "$BENCH_DRIVER"

@@ -3,10 +3,19 @@
 # under .state/test, fsync off), the whole pytest suite against them, then
 # both stopped. pytest's "no tests ran" (exit 5) counts as a failure, and so
 # does line coverage of the package code below fail_under (pyproject.toml).
+# MA_KAFKA_BROKERS=3 (`make test-cluster`): a three-node Kafka cluster instead,
+# state under .state/test-cluster, nodes on MA_TEST_KAFKA_PORTS and
+# MA_TEST_KAFKA_CONTROLLER_PORTS (comma lists; default: the ports below, +2 a node).
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-export MA_STATE_DIR="$ROOT/.state/test"
+export MA_KAFKA_BROKERS="${MA_KAFKA_BROKERS:-1}"
+if (( MA_KAFKA_BROKERS > 1 )); then
+  export MA_STATE_DIR="$ROOT/.state/test-cluster"
+  export MA_KAFKA_PORTS="${MA_TEST_KAFKA_PORTS:-}" MA_KAFKA_CONTROLLER_PORTS="${MA_TEST_KAFKA_CONTROLLER_PORTS:-}"
+else
+  export MA_STATE_DIR="$ROOT/.state/test"
+fi
 export MA_KAFKA_PORT="${MA_TEST_KAFKA_PORT:-19092}"
 export MA_KAFKA_CONTROLLER_PORT="${MA_TEST_KAFKA_CONTROLLER_PORT:-19093}"
 export MA_PG_PORT="${MA_TEST_PG_PORT:-15433}"
@@ -29,9 +38,15 @@ trap stop_stack EXIT
 
 scripts/kafka.sh start || exit 1
 scripts/postgres.sh start || exit 1
-scripts/llm-server.sh start || exit 1
-export MA_TEST_LLM_URL="$(scripts/llm-server.sh url)"
-export KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:$MA_KAFKA_PORT"
+if (( MA_KAFKA_BROKERS == 1 )); then  # the cluster suite asks no model
+  scripts/llm-server.sh start || exit 1
+  export MA_TEST_LLM_URL="$(scripts/llm-server.sh url)"
+fi
+KAFKA_BOOTSTRAP_SERVERS="$(scripts/kafka.sh bootstrap)" || exit 1
+export KAFKA_BOOTSTRAP_SERVERS
+if (( MA_KAFKA_BROKERS >= 3 )); then
+  export KAFKA_REPLICATION_FACTOR=3 KAFKA_MIN_INSYNC_REPLICAS=2
+fi
 DATABASE_URL="$(scripts/postgres.sh url)"
 export DATABASE_URL
 

@@ -5,6 +5,9 @@
 # in the background; returns once /readyz is green. down: stops what up started.
 # LLM=local (`make up LLM=local`): also the local "offline draft" model server
 # (scripts/llm-server.sh), which then answers the prompts.
+# MA_KAFKA_BROKERS=3: a three-node Kafka cluster (scripts/kafka.sh), topics with
+# three replicas (two in sync for a 202), and every service scaled out as its own
+# processes: the API with API_WORKERS=2, two processors, two projectors.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -13,6 +16,16 @@ RUN="$MA_STATE_DIR/run"
 LOGS="$MA_STATE_DIR/logs"
 BIN="$ROOT/.venv/bin"
 SAMPLES_PORT="${MA_SAMPLES_PORT:-8090}"
+# Unset: as many Kafka nodes as the state dir holds (scripts/kafka.sh does the same).
+BROKERS="${MA_KAFKA_BROKERS:-$(find "$MA_STATE_DIR/kafka" -maxdepth 1 -name 'node-*' -type d 2>/dev/null | wc -l || true)}"
+[[ "$BROKERS" != 0 ]] || BROKERS=1
+# The service processes: one for everything, or each service on its own, twice.
+if (( BROKERS >= 3 )); then
+  SERVICES=(api processor-1 processor-2 projector-1 projector-2)
+else
+  SERVICES=(services)
+fi
+ALL_SERVICES=(services api processor-1 processor-2 projector-1 projector-2)
 mkdir -p "$RUN" "$LOGS"
 
 say() { printf '[stack] %s\n' "$*"; }
@@ -73,7 +86,10 @@ wait_ready() {
   local url="$1"
   for _ in $(seq 1 120); do
     if curl -fsS "$url/readyz" >/dev/null 2>&1; then return 0; fi
-    alive "$RUN/services.pid" || { say "services exited; last log lines:"; tail -n 40 "$LOGS/services.log"; return 1; }
+    local name
+    for name in "${SERVICES[@]}"; do
+      alive "$RUN/$name.pid" || { say "$name exited; last log lines:"; tail -n 40 "$LOGS/services.log"; return 1; }
+    done
     sleep 0.5
   done
   say "services not ready after 60 s; last log lines:"; tail -n 40 "$LOGS/services.log"; return 1
@@ -84,8 +100,12 @@ up() {
   kafka="$(env_value KAFKA_BOOTSTRAP_SERVERS)"
   if [[ -z "$kafka" ]]; then
     scripts/kafka.sh start
-    kafka="127.0.0.1:${MA_KAFKA_PORT:-9092}"
+    kafka="$(scripts/kafka.sh bootstrap)"
     touch "$RUN/started-kafka"
+    if (( BROKERS >= 3 )); then
+      export KAFKA_REPLICATION_FACTOR="${KAFKA_REPLICATION_FACTOR:-3}"
+      export KAFKA_MIN_INSYNC_REPLICAS="${KAFKA_MIN_INSYNC_REPLICAS:-2}"
+    fi
   else
     say "using Kafka at $kafka"
   fi
@@ -107,7 +127,15 @@ up() {
   "$BIN/media-analysis" create-topics
   sample_media
   local_llm
-  start_bg services "$LOGS/services.log" "$BIN/media-analysis" all
+  if (( BROKERS >= 3 )); then
+    API_WORKERS="${API_WORKERS:-2}" start_bg api "$LOGS/services.log" "$BIN/media-analysis" api
+    local name
+    for name in processor-1 processor-2 projector-1 projector-2; do
+      start_bg "$name" "$LOGS/services.log" "$BIN/media-analysis" "${name%-*}"
+    done
+  else
+    start_bg services "$LOGS/services.log" "$BIN/media-analysis" all
+  fi
   api_host="$(env_value API_HOST)"; api_port="$(env_value API_PORT)"
   local base="http://${api_host:-127.0.0.1}:${api_port:-8000}"
   wait_ready "$base"
@@ -124,7 +152,8 @@ MSG
 }
 
 down() {
-  stop_pid services
+  local name
+  for name in "${ALL_SERVICES[@]}"; do stop_pid "$name"; done
   stop_pid samples
   if [[ -f "$RUN/started-llm" ]]; then scripts/llm-server.sh stop; rm -f "$RUN/started-llm"; fi
   if [[ -f "$RUN/started-kafka" ]]; then scripts/kafka.sh stop; rm -f "$RUN/started-kafka"; fi
@@ -132,7 +161,8 @@ down() {
 }
 
 status() {
-  for name in services samples; do
+  for name in "${ALL_SERVICES[@]}" samples; do
+    [[ -f "$RUN/$name.pid" || " ${SERVICES[*]} samples " == *" $name "* ]] || continue
     if alive "$RUN/$name.pid"; then say "$name: running (pid $(cat "$RUN/$name.pid"))"; else say "$name: stopped"; fi
   done
   scripts/kafka.sh status || true

@@ -31,3 +31,4 @@ def test_topics_exist_with_infinite_retention_and_the_configured_partitions(
     assert partitions == {EVENTS_TOPIC: 3, DEAD_LETTER_TOPIC: 3}
     assert config["retention.ms"] == "-1"
     assert config["min.insync.replicas"] == "1"
+    assert config["unclean.leader.election.enable"] == "false"
