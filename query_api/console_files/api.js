@@ -99,35 +99,89 @@ export async function artifactUrl(path) {
 }
 
 /**
- * Calls `onStatus` with the analysis's status body until it is terminal; returns
- * a function that stops following. A short poll of the status endpoint: the one
- * place to swap for the server-sent stream (`/api/media/{id}/stream`, read with
- * fetch() because EventSource cannot send the key header) once it is served.
+ * Calls `onStatus` with the analysis's status body as it changes, until it is
+ * terminal; returns a function that stops following. Reads the server-sent
+ * stream `GET /api/media/{id}/stream` with fetch(), because an EventSource
+ * cannot send the key header; reconnects with Last-Event-ID after a drop.
  */
-export function follow(analysisId, onStatus, onError, intervalMs = 700) {
-  let stopped = false;
-  let timer = null;
-  const path = `/api/media/status/${encodeURIComponent(analysisId)}`;
-  async function tick() {
-    if (stopped) return;
-    try {
-      const status = await api(path);
-      onStatus(status);
-      if (TERMINAL.has(status.status)) return;
-    } catch (error) {
-      // 503 "cannot tell yet" while the projection catches up: ask again.
-      if (!(error instanceof ApiError && error.status === 503)) {
-        onError(error);
-        return;
-      }
+export function follow(analysisId, onStatus, onError) {
+  const abort = new AbortController();
+  const path = `/api/media/${encodeURIComponent(analysisId)}/stream`;
+  let lastId = null;
+  let done = false;
+
+  const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  function dispatch(block) {
+    let id = null;
+    const data = [];
+    for (const line of block.split("\n")) {
+      if (!line || line.startsWith(":")) continue; // a comment: the heartbeat
+      const colon = line.indexOf(":");
+      const field = colon < 0 ? line : line.slice(0, colon);
+      const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+      if (field === "data") data.push(value);
+      else if (field === "id") id = value;
     }
-    timer = setTimeout(tick, intervalMs);
+    if (id !== null) lastId = id;
+    if (!data.length) return;
+    const status = JSON.parse(data.join("\n"));
+    if (TERMINAL.has(status.status)) done = true;
+    onStatus(status);
   }
-  tick();
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-  };
+
+  async function read(response) {
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let pending = "";
+    let carry = ""; // a CR at a chunk's end may be the first half of CRLF
+    for (;;) {
+      const { value, done: ended } = await reader.read();
+      if (ended) return;
+      let text = carry + value;
+      carry = text.endsWith("\r") ? "\r" : "";
+      if (carry) text = text.slice(0, -1);
+      pending += text.replace(/\r\n?/g, "\n");
+      const blocks = pending.split("\n\n");
+      pending = blocks.pop();
+      blocks.forEach(dispatch);
+    }
+  }
+
+  async function run() {
+    let failures = 0;
+    while (!done && !abort.signal.aborted) {
+      const headers = new Headers({ Accept: "text/event-stream" });
+      const key = sessionStorage.getItem(KEY_NAME);
+      if (key) headers.set("X-API-Key", key);
+      if (lastId) headers.set("Last-Event-ID", lastId);
+      try {
+        const response = await fetch(path, { headers, signal: abort.signal, cache: "no-store", credentials: "omit" });
+        if (response.status === 204) return; // its final state was the last one read
+        if (response.status === 503) {
+          // "cannot tell yet" while the projection catches up, or too many streams
+          await pause(1000 * (Number(response.headers.get("Retry-After")) || 1));
+          continue;
+        }
+        if (!response.ok) {
+          let problem = {};
+          try { problem = await response.json(); } catch { problem = {}; }
+          const detail = problem.detail || `HTTP ${response.status}`;
+          if (response.status === 401) askForKey(key ? "That API key was not accepted." : detail);
+          onError(new ApiError(response.status, detail, problem));
+          return;
+        }
+        failures = 0;
+        await read(response);
+      } catch (error) {
+        if (abort.signal.aborted) return;
+        failures += 1; // the connection dropped: resume where it stopped
+      }
+      if (!done) await pause(Math.min(5000, 250 * 2 ** failures));
+    }
+  }
+
+  run();
+  return () => abort.abort();
 }
 
 function askForKey(message) {

@@ -50,6 +50,11 @@ def test_given_the_form_when_a_clip_is_submitted_then_its_page_follows_it_to_com
     browser.execute_script("window.sameDocument = true")  # gone if the page reloads
     shown(browser, '#status [data-status="completed"]', timeout=90)
     assert browser.execute_script("return window.sameDocument") is True
+    fetched = browser.execute_script(
+        "return performance.getEntriesByType('resource').map((e) => e.name)"
+    )
+    assert any(url.endswith(f"/api/media/{analysis_id}/stream") for url in fetched), fetched
+    assert not any("/api/media/status/" in url for url in fetched), "followed by the stream"
     assert browser.find_element(By.ID, "progress").get_attribute("value") == "100"
 
     image_loaded(browser, shown(browser, "#contact-sheet"))
