@@ -22,7 +22,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STATE := $(CURDIR)/.state
 
-.PHONY: help venv deps up down status logs test test-faults test-cluster lint format clean bench bench-mix bench-start bench-answer bench-streams bench-cluster profile load
+.PHONY: help venv deps test-deps up down status logs test test-faults test-cluster lint format clean bench bench-mix bench-start bench-answer bench-streams bench-cluster profile load
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -60,8 +60,11 @@ format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: deps venv lint
+test: test-deps venv lint
 	@scripts/run-tests.sh $(PYTEST_ARGS)
+
+test-deps:
+	@scripts/system-deps.sh test
 
 test-faults: deps venv
 	@scripts/run-tests.sh tests/faults $(PYTEST_ARGS)

@@ -25,7 +25,9 @@ from infra.settings import Settings, configure_logging
 from query_api.artifacts import artifact_router
 from query_api.audit import router as audit_router
 from query_api.bootstrap import query_lifespan
+from query_api.console import console_router
 from query_api.contract import router as contract_router
+from query_api.operations import operations_router
 from query_api.routes import ROUTES as QUERY_ROUTES
 from query_api.routes import router as stream_router
 
@@ -99,6 +101,9 @@ def build_app(settings: Settings, sides: tuple[Side, ...] = ("command", "query")
         app.include_router(audit_router, responses=AUTH_RESPONSES)
         app.include_router(stream_router, responses=AUTH_RESPONSES)
         app.include_router(contract_router)  # the public event contract stays open
+        app.include_router(operations_router(settings), responses=AUTH_RESPONSES)
+        # Last in the router: the console's pages are never matched before an API route.
+        app.include_router(console_router())
     return app
 
 

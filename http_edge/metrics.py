@@ -103,15 +103,23 @@ class ProjectorLag:
 
     async def refresh(self) -> None:
         try:
-            lag = await asyncio.wait_for(self._lag(), LAG_TIMEOUT_SECONDS)
+            lag = await self.per_partition()
         except Exception as exc:  # a scrape must answer; the gauge says the lag is unknown
             log.warning("projector lag unknown: %s", exc)
             PROJECTOR_LAG_KNOWN.set(0)
-            await self._ends.close()
             return
         for partition, behind in lag.items():
             PROJECTOR_LAG.labels(str(partition)).set(behind)
         PROJECTOR_LAG_KNOWN.set(1)
+
+    async def per_partition(self) -> dict[int, int]:
+        """The lag now, per partition (the operations endpoint shows it); raises
+        when Kafka or PostgreSQL does not answer within the timeout."""
+        try:
+            return await asyncio.wait_for(self._lag(), LAG_TIMEOUT_SECONDS)
+        except BaseException:
+            await self._ends.close()
+            raise
 
     async def _lag(self) -> dict[int, int]:
         ends = await self._ends.fetch()

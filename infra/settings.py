@@ -13,6 +13,7 @@ import socket
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
+from uuid import UUID
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -56,6 +57,9 @@ class Settings(BaseSettings):
     api_auth_required: bool = False
     api_rate_limit_per_minute: int = Field(default=600, ge=0)
     api_key_cache_seconds: float = Field(default=5, ge=0)
+    api_operator_tenants: Annotated[list[UUID], NoDecode] = Field(default_factory=list)
+    """Tenants whose keys may read ``/api/operations`` (every tenant's dead letters)
+    when ``API_AUTH_REQUIRED`` is on."""
 
     # Live status streams (query_api.stream)
     stream_heartbeat_seconds: float = Field(default=15, gt=0, le=300)
@@ -117,6 +121,13 @@ class Settings(BaseSettings):
     @field_validator("media_fetch_allowed_networks", mode="before")
     @classmethod
     def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("api_operator_tenants", mode="before")
+    @classmethod
+    def _split_tenants(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value

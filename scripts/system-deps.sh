@@ -3,7 +3,9 @@
 # ffprobe, Java 17+ and Maven (the Kafka broker, scripts/kafka.sh), the
 # PostgreSQL server binaries and psql (scripts/postgres.sh), espeak-ng (speech
 # for the transcription tests), fonts-dejavu-core (contact-sheet timestamps), curl,
-# and docker-compose (to validate docker-compose.yml offline). Installs what is
+# docker-compose (to validate docker-compose.yml offline), and with the argument
+# `test` (`make test`) chromium and chromium-driver too (the web console's
+# browser tests). Installs what is
 # missing from Debian's packages (apt-get update only then, once); prints
 # nothing when everything is there.
 set -euo pipefail
@@ -27,6 +29,10 @@ if ! have espeak-ng; then missing+=(espeak-ng); fi
 if ! have curl; then missing+=(curl); fi
 if ! have docker-compose; then missing+=(docker-compose); fi
 if [[ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]]; then missing+=(fonts-dejavu-core); fi
+if [[ "${1:-}" == test ]]; then
+  if [[ ! -x /usr/bin/chromium ]]; then missing+=(chromium); fi
+  if [[ ! -x /usr/bin/chromedriver ]]; then missing+=(chromium-driver); fi
+fi
 
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
@@ -36,7 +42,8 @@ if [[ "$(id -u)" != 0 ]] || ! have apt-get; then
     say "This script installs them only as root on Debian or Ubuntu (apt-get); install"
     say "them yourself, e.g.: sudo apt-get update && sudo apt-get install -y ${missing[*]}"
     say "(elsewhere: ffmpeg, a Java 17+ runtime, Maven, PostgreSQL 15 server and client,"
-    say "espeak-ng, curl and docker-compose from your package manager), then run make again."
+    say "espeak-ng, curl, docker-compose, Chromium and its chromedriver from your package"
+    say "manager), then run make again."
   } >&2
   exit 1
 fi

@@ -2,7 +2,8 @@
 the session's Kafka, PostgreSQL, projector and processor: keys from the CLI,
 401 without a valid key, every endpoint scoped to the key's tenant (another
 tenant's analysis is 404, like an unknown one, and a refused DELETE emits no
-event), the tenant on the row and on every event, and a per-key rate limit."""
+event), the tenant on the row and on every event, a per-key rate limit, and the
+web console in a browser with a key typed in."""
 
 from __future__ import annotations
 
@@ -16,9 +17,12 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 from httpx_sse import connect_sse
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
 
 from tests.conftest import (
     BIN,
+    LOGS,
     MediaServer,
     Service,
     free_port,
@@ -26,11 +30,14 @@ from tests.conftest import (
     wait_ready,
     wait_until,
 )
+from tests.e2e.browser import image_loaded, shown, text_of, use_key, wait
 from tests.faults.audit import events_by_analysis
 from tests.integration.log_tools import sql
 from tests.stage_samples import png_image
 
 RATE_PER_MINUTE = 60
+OPERATOR_TENANT = str(uuid4())
+"""API_OPERATOR_TENANTS of the module's API: its keys may read /api/operations."""
 
 
 def keys_cli(env: dict[str, str], *args: str) -> str:
@@ -60,6 +67,7 @@ def auth_env(services: dict[str, Service], prepared: dict[str, str]) -> dict[str
         "API_KEY_CACHE_SECONDS": "0.5",
         "API_RATE_LIMIT_PER_MINUTE": str(RATE_PER_MINUTE),
         "STREAM_HEARTBEAT_SECONDS": "0.5",
+        "API_OPERATOR_TENANTS": OPERATOR_TENANT,
     }
 
 
@@ -160,6 +168,40 @@ def test_given_two_tenants_then_each_endpoint_refuses_the_others_analysis_as_unk
     events = events_by_analysis(auth_env, {aid})[aid]
     assert [e.type.rsplit(".", 1)[1] for e in events][-1] == "completed", "no deletion recorded"
     assert a.get(f"/api/media/status/{aid}").status_code == 200
+
+
+def presented_key(client: httpx.Client) -> str:
+    return client.headers.get("X-API-Key") or client.headers["Authorization"].split()[1]
+
+
+def test_given_the_console_when_a_key_is_typed_then_only_its_tenants_analysis_shows(
+    two_tenants: dict[str, Any], auth_env: dict[str, str], auth_url: str, browser: WebDriver
+) -> None:
+    aid = two_tenants["id"]
+    key_a, key_b = presented_key(two_tenants["a"]), presented_key(two_tenants["b"])
+    browser.get(f"{auth_url}/console/analyses/{aid}")
+    assert "API key is required" in text_of(browser, "#key-message")
+    use_key(browser, key_b)
+    wait(browser).until(lambda d: f"No analysis with id {aid}" in text_of(d, "#error"))
+    assert text_of(browser, "#prompt") == ""
+    assert not browser.find_elements(By.CSS_SELECTOR, "#frames img")
+
+    browser.find_element(By.ID, "key-forget").click()
+    use_key(browser, key_a)
+    shown(browser, '#status [data-status="completed"]')
+    assert text_of(browser, "#prompt") == "whose is this?"
+    image_loaded(browser, shown(browser, "#frames img"))  # the thumbnail, fetched with the key
+
+    browser.get(f"{auth_url}/console/operations")  # the key stays for the tab
+    wait(browser).until(lambda d: "Only operators' keys" in text_of(d, "#error"))
+    _, _, operator_key = create_key(auth_env, OPERATOR_TENANT)
+    browser.find_element(By.ID, "key-forget").click()
+    use_key(browser, operator_key)
+    assert shown(browser, '#checks [data-check="kafka"]').text == "kafka: ok"
+
+    assert all(k not in browser.current_url for k in (key_a, key_b, operator_key))
+    log = (LOGS / "api-auth.log").read_text(errors="replace")
+    assert all(k not in log for k in (key_a, key_b, operator_key)), "no key is ever logged"
 
 
 def test_the_tenant_is_on_the_row_and_on_every_event(
