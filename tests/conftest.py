@@ -149,8 +149,20 @@ def wait_ready(started: Iterable[Service], base_url: str, timeout: float = 60) -
 
 
 @pytest.fixture(scope="session")
-def services(prepared: dict[str, str]) -> Iterator[dict[str, Service]]:
-    started = {name: Service(name, name, prepared) for name in ("api", "projector", "processor")}
+def ops_ports() -> dict[str, int]:
+    """The ports of the session processor's and projector's /metrics, /healthz and
+    /readyz (only theirs: other tests start more consumers from the same env)."""
+    return {"processor": free_port(), "projector": free_port()}
+
+
+@pytest.fixture(scope="session")
+def services(prepared: dict[str, str], ops_ports: dict[str, int]) -> Iterator[dict[str, Service]]:
+    env = {
+        **prepared,
+        "PROCESSOR_HTTP_PORT": str(ops_ports["processor"]),
+        "PROJECTOR_HTTP_PORT": str(ops_ports["projector"]),
+    }
+    started = {name: Service(name, name, env) for name in ("api", "projector", "processor")}
     try:
         wait_ready(started.values(), f"http://127.0.0.1:{prepared['API_PORT']}")
         yield started

@@ -63,8 +63,10 @@ def submit(client: httpx.Client, media_url: str, **headers: str) -> httpx.Respon
 
 
 def test_postgres_down_answers_503_quickly_and_recovers_without_restart(
-    client: httpx.Client, services: dict[str, Any], gone_media_url: str
+    client: httpx.Client, services: dict[str, Any], gone_media_url: str, ops_ports: dict[str, int]
 ) -> None:
+    projector_ready = f"http://127.0.0.1:{ops_ports['projector']}/readyz"
+    assert httpx.get(projector_ready, timeout=5).status_code == 200
     before = submit(client, gone_media_url)
     assert before.status_code == 202
     known = before.json()["analysis_id"]
@@ -77,6 +79,12 @@ def test_postgres_down_answers_503_quickly_and_recovers_without_restart(
         assert problem["detail"] == "Not ready: postgres unreachable."
         assert problem["checks"]["kafka"] == "ok"
         assert problem["checks"]["postgres"] != "ok"
+        # The projector's own readiness says the same, on its own port.
+        projector, took = timed(lambda: httpx.get(projector_ready, timeout=10))
+        assert projector.status_code == 503, projector.text
+        assert took < QUICK
+        assert projector.json()["checks"]["postgres"] != "ok"
+        assert projector.json()["checks"]["kafka"] == "ok"
 
         for call in (
             lambda: client.get(f"/api/media/status/{known}"),
@@ -97,6 +105,11 @@ def test_postgres_down_answers_503_quickly_and_recovers_without_restart(
         recorded_during_outage = during.json()["analysis_id"]
 
     assert all(s.process.poll() is None for s in services.values())
+    wait_until(
+        lambda: httpx.get(projector_ready, timeout=5).status_code == 200,
+        timeout=30,
+        what="the projector's /readyz after the restart",
+    )
     assert client.get(f"/api/media/status/{known}").status_code == 200
     # The projector resumes by itself and applies what was recorded meanwhile.
     wait_until(
