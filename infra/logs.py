@@ -8,21 +8,28 @@ processor's run, the projector's apply), and ``trace_id``/``span_id`` while an
 OpenTelemetry span is recording. The ids live in context variables, so each
 asyncio task (a request, an analysis) sees only its own. Every logger of the
 process goes through the one handler: uvicorn's, FastStream's and aiokafka's too.
+
+The event loop only makes each record and queues it (``QueueHandler``); a
+writer thread formats and writes it (``QueueListener``): the access log line of
+every request is on the API's hot path (docs/performance-notes.md).
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
+import queue
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from logging.handlers import QueueHandler, QueueListener
 from typing import Literal
 from uuid import UUID
 
 from opentelemetry import trace
 from pythonjsonlogger.core import RESERVED_ATTRS
-from pythonjsonlogger.json import JsonFormatter
+from pythonjsonlogger.orjson import OrjsonFormatter
 
 LogFormat = Literal["json", "text"]
 
@@ -84,7 +91,8 @@ class TextFormatter(logging.Formatter):
 
 
 def json_formatter(service: str) -> logging.Formatter:
-    return JsonFormatter(
+    # orjson: python-json-logger's faster encoder, for the access log's volume.
+    return OrjsonFormatter(
         "{message}{levelname}{name}",
         style="{",
         rename_fields={"levelname": "level", "name": "logger"},
@@ -94,17 +102,48 @@ def json_formatter(service: str) -> logging.Formatter:
     )
 
 
+class _Enqueue(QueueHandler):
+    """Queues records for the writer thread as they are (the stock ``prepare``
+    formats them first, in the caller's thread); only the message is merged with
+    its arguments now, since those may change after the call."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        record.msg = record.getMessage()
+        record.args = None
+        return record
+
+
+_writer: QueueListener | None = None
+
+
+def _stop_writer() -> None:
+    """Write what is queued and stop the writer thread (at exit, or on reconfiguring)."""
+    global _writer
+    writer, _writer = _writer, None
+    if writer is not None:
+        writer.stop()
+
+
+atexit.register(_stop_writer)
+
+
 def configure_logging(level: str, log_format: LogFormat, service: str) -> None:
     """Send every record of the process to stderr in ``log_format``, from ``level`` up."""
-    handler = logging.StreamHandler(sys.stderr)
+    global _writer
+    _stop_writer()
+    stream = logging.StreamHandler(sys.stderr)
     formatter = json_formatter(service) if log_format == "json" else TextFormatter(TEXT_FORMAT)
-    handler.setFormatter(formatter)
-    handler.addFilter(ContextFilter())
+    stream.setFormatter(formatter)
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    enqueue = _Enqueue(records)
+    enqueue.addFilter(ContextFilter())  # in the caller's thread: its context variables
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
-    root.addHandler(handler)
+    root.addHandler(enqueue)
     root.setLevel(level)
+    _writer = QueueListener(records, stream)
+    _writer.start()
     route_library_loggers()
     for name, quieter in _QUIETER.items():
         logging.getLogger(name).setLevel(quieter)

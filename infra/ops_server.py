@@ -17,16 +17,18 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from infra import pool_metrics
 from infra.readiness import Check, run_checks
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+# Starlette and uvicorn are imported when an endpoint is served: a consumer
+# without an ops port, or an admin command, loads neither.
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,11 @@ async def readiness(checks: dict[str, Check]) -> tuple[int, dict[str, object]]:
 
 
 def ops_app(endpoints: OpsEndpoints) -> Starlette:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -116,18 +123,19 @@ def ops_app(endpoints: OpsEndpoints) -> Starlette:
     )
 
 
-class _EmbeddedServer(uvicorn.Server):
-    """uvicorn on the process's loop; the entry point keeps the signal handlers."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 @contextlib.asynccontextmanager
 async def serve_ops(endpoints: OpsEndpoints, host: str, port: int) -> AsyncIterator[None]:
     """Serve ``endpoints`` on ``host:port`` inside the block; raises OSError when
     the port cannot be bound."""
+    import uvicorn
+
+    class EmbeddedServer(uvicorn.Server):
+        """uvicorn on the process's loop; the entry point keeps the signal handlers."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
     config = uvicorn.Config(
         ops_app(endpoints),
         host=host,
@@ -136,7 +144,7 @@ async def serve_ops(endpoints: OpsEndpoints, host: str, port: int) -> AsyncItera
         access_log=False,  # scrapes and probes every few seconds are not news
         lifespan="off",
     )
-    server = _EmbeddedServer(config)
+    server = EmbeddedServer(config)
     task = asyncio.create_task(server.serve(), name="ops-endpoint")
     while not server.started:
         if task.done():

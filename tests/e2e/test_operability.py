@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import ROOT, MediaServer, Service, wait_for_status, wait_until
+from tests.conftest import ROOT, MediaServer, Service, free_port, wait_for_status, wait_until
 
 pytestmark = pytest.mark.stack
 
@@ -183,3 +184,30 @@ def test_alerts_and_dashboard_name_only_exported_metrics(
     assert used, "the rules name metrics"
     missing = {name for name in used if family(name) not in exported}
     assert not missing, f"not exported by any service: {sorted(missing)}"
+
+
+def test_the_all_in_one_runner_answers_for_its_consumers_on_the_api_port(
+    prepared: dict[str, str], ops: dict[str, str]
+) -> None:
+    port = free_port()
+    env = {**prepared, "API_PORT": str(port), "PROJECTOR_GROUP_ID": f"ops-all-{uuid4()}"}
+    everything = Service("ops-all", "all", env)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: answers(f"{url}/readyz"), timeout=90, what="all's /readyz")
+        checks = httpx.get(f"{url}/readyz", timeout=10).json()["checks"]
+        for name in ("kafka", "postgres", "processor.partitions", "projector.progress"):
+            assert checks[name] == "ok", checks
+        _, names = scrape(url)
+        for name in (
+            "media_analysis_http_requests",
+            "media_analysis_analysis_slots",
+            "media_analysis_projector_batch_records",
+            "media_analysis_consumer_lag_records",
+        ):
+            assert name in names, name
+        assert {r["service"] for r in json_lines(everything)} == {"all"}
+    finally:
+        everything.stop()
+    # Its processor left the group: the session's processor owns partitions again.
+    wait_until(lambda: answers(f"{ops['processor']}/readyz"), timeout=60, what="the rebalance")
