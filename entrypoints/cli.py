@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING
 import uvloop
 
 from infra.heap import tune_collector
-from infra.ops_server import OpsEndpoints, serve_ops
 from infra.settings import Settings, configure_logging
 from infra.supervision import ConsumerFailed, Failures
 
@@ -40,6 +39,7 @@ if TYPE_CHECKING:
     from faststream.kafka import KafkaBroker
 
     from entrypoints.app import Side
+    from infra.ops_server import OpsEndpoints
     from processors.bootstrap import Close
 
 # Each command imports what it runs: a consumer or an admin command does not load
@@ -143,6 +143,10 @@ OPS_PORTS: dict[str, Callable[[Settings], int]] = {
 
 
 async def _serve(settings: Settings, api: tuple[Side, ...], consumers: Sequence[str]) -> None:
+    # Imported here: uvicorn's API workers re-import this module as they start, and
+    # must answer its health pings soon after (it pulls in the database drivers).
+    from infra.ops_server import OpsEndpoints, serve_ops
+
     failures = Failures()
     ops = {name: OpsEndpoints() for name in consumers}
     brokers, closers = _consumers(settings, consumers, failures, ops)
