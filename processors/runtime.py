@@ -170,16 +170,19 @@ class AnalysisRuntime:
             self._slots = asyncio.Semaphore(self.concurrency)
         async with self._slots:
             # The run's span continues the request's trace; the events it emits carry it.
-            with IN_FLIGHT.track_inprogress(), tracing.span(
-                "process analysis",
-                context=tracing.event_context(job.envelope),
-                kind=tracing.SpanKind.CONSUMER,
-                attributes={
-                    "media_analysis.analysis_id": str(job.analysis_id),
-                    "messaging.destination.partition.id": str(job.partition),
-                    "messaging.kafka.offset": job.offset,
-                },
-            ) as span:
+            with (
+                IN_FLIGHT.track_inprogress(),
+                tracing.span(
+                    "process analysis",
+                    context=tracing.event_context(job.envelope),
+                    kind=tracing.SpanKind.CONSUMER,
+                    attributes={
+                        "media_analysis.analysis_id": str(job.analysis_id),
+                        "messaging.destination.partition.id": str(job.partition),
+                        "messaging.kafka.offset": job.offset,
+                    },
+                ) as span,
+            ):
                 try:
                     await self._analyse(job)
                 except Exception as exc:
