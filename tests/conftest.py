@@ -155,6 +155,22 @@ def ops_ports() -> dict[str, int]:
     return {"processor": free_port(), "projector": free_port()}
 
 
+def with_ops_port(
+    services: dict[str, Service], prepared: dict[str, str], ops_ports: dict[str, int], name: str
+) -> str:
+    """The base URL of session consumer ``name``'s ops endpoint; a test that
+    restarted it from ``prepared`` (no ops port) left it without one: it is
+    restarted once more with its port."""
+    url = f"http://127.0.0.1:{ops_ports[name]}"
+    try:
+        httpx.get(f"{url}/healthz", timeout=2)
+    except httpx.HTTPError:
+        services[name].stop()
+        port = {f"{name.upper()}_HTTP_PORT": str(ops_ports[name])}
+        services[name] = Service(name, name, {**prepared, **port})
+    return url
+
+
 @pytest.fixture(scope="session")
 def services(prepared: dict[str, str], ops_ports: dict[str, int]) -> Iterator[dict[str, Service]]:
     env = {
