@@ -45,7 +45,7 @@ def build_broker(settings: Settings) -> KafkaBroker:
 async def command_lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
     """Start the producer and the database pool; stop them on shutdown."""
     broker = build_broker(settings)
-    pool = await create_pool(settings)
+    pool = await create_pool(settings, name="command")
     watermark = ProjectionWatermark(pool)
     catch_up = CatchUp(
         LogEnds(settings.kafka_bootstrap_list),

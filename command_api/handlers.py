@@ -11,6 +11,7 @@ from command_api.idempotency import IdempotencyStore, request_hash
 from command_api.publisher import EventLogUnavailable, EventPublisher, LogPosition
 from command_api.schemas import AnalyzeRequest
 from events import AnalysisDeleted, AnalysisRequested, MediaAnalysisError, new_envelope
+from infra.logs import bind_analysis
 from read_model.errors import ReadModelUnavailable
 
 SOURCE = "/media-analysis/command-api"
@@ -54,6 +55,7 @@ async def request_analysis(
         key = f"{tenant}:{key}"  # one tenant's key never answers with another's analysis
     claim = await idempotency.claim(key, request_hash(request.model_dump(mode="json")), uuid4())
     if not claim.owned:
+        bind_analysis(claim.analysis_id)
         return Recorded(claim.analysis_id, None)
     event_id = str(uuid5(_EVENT_IDS, str(claim.analysis_id)))
     try:
@@ -89,6 +91,7 @@ async def _publish_requested(
     envelope = new_envelope(
         event, source=SOURCE, event_id=event_id, tenant_id=str(tenant) if tenant else None
     )
+    bind_analysis(analysis_id, envelope.correlation_id)  # this request's log records
     position = await publisher.publish(envelope)
     return Recorded(analysis_id, position)
 
@@ -98,6 +101,7 @@ async def delete_analysis(
 ) -> Recorded:
     """Record an AnalysisDeleted event, refusing unknown and already deleted ids
     (and, with access control, another tenant's: refused as unknown)."""
+    bind_analysis(analysis_id)
     status = await lookup.status_of(analysis_id, tenant)
     if status is None:
         raise AnalysisNotFound(f"No analysis with id {analysis_id}.")
@@ -108,4 +112,5 @@ async def delete_analysis(
         source=SOURCE,
         tenant_id=str(tenant) if tenant else None,
     )
+    bind_analysis(analysis_id, envelope.correlation_id)
     return Recorded(analysis_id, await publisher.publish(envelope))

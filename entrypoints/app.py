@@ -21,6 +21,7 @@ from http_edge.auth import AUTH_RESPONSES, AUTH_SECURITY, auth_lifespan
 from http_edge.load_shedding import InFlightLimit
 from infra import tracing
 from infra.heap import tune_collector
+from infra.ops_server import OpsEndpoints
 from infra.settings import Settings, configure_logging
 from query_api.artifacts import artifact_router
 from query_api.audit import router as audit_router
@@ -41,10 +42,18 @@ def _untraced(scope: MutableMapping[str, Any]) -> bool:
     return scope.get("path") in _PROBES
 
 
-def build_app(settings: Settings, sides: tuple[Side, ...] = ("command", "query")) -> FastAPI:
+def build_app(
+    settings: Settings,
+    sides: tuple[Side, ...] = ("command", "query"),
+    ops: OpsEndpoints | None = None,
+) -> FastAPI:
+    """The HTTP app of ``sides``; with ``ops`` (the consumers of the same process,
+    ``media-analysis all``), its /readyz and /metrics cover them too."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.readiness_checks = {}
+        app.state.ops = ops
         async with AsyncExitStack() as stack:
             await stack.enter_async_context(auth_lifespan(app, settings))
             if "command" in sides:
@@ -52,6 +61,9 @@ def build_app(settings: Settings, sides: tuple[Side, ...] = ("command", "query")
             if "query" in sides:
                 await stack.enter_async_context(query_lifespan(app, settings))
             await stack.enter_async_context(metrics.metrics_lifespan(app, settings))
+            if ops is not None:
+                app.state.readiness_checks.update(ops.checks)
+                stack.push_async_callback(ops.close)
             tune_collector()
             yield
 
@@ -81,7 +93,7 @@ def build_app(settings: Settings, sides: tuple[Side, ...] = ("command", "query")
     if settings.api_max_in_flight:
         # Inside the metrics middleware, so shed requests are counted as 503s.
         app.add_middleware(InFlightLimit, limit=settings.api_max_in_flight)
-    app.add_middleware(metrics.RequestMetrics)
+    app.add_middleware(metrics.RequestMetrics, access_log=settings.access_log)
     # POST analyze, status and history as plain Starlette routes, first in the router.
     plain_routes.mount(
         app,
@@ -109,7 +121,7 @@ def build_app(settings: Settings, sides: tuple[Side, ...] = ("command", "query")
 
 def _from_environment(sides: tuple[Side, ...]) -> FastAPI:
     settings = Settings()
-    configure_logging(settings)
+    configure_logging(settings, SERVICE_NAMES[sides])
     tracing.configure_tracing(settings, "api" if len(sides) == 2 else f"{sides[0]}-api")
     return build_app(settings, sides)
 
@@ -128,6 +140,13 @@ def query_api_app() -> FastAPI:
     """App factory of one query-side worker."""
     return _from_environment(("query",))
 
+
+SERVICE_NAMES: dict[tuple[Side, ...], str] = {
+    ("command", "query"): "api",
+    ("command",): "command-api",
+    ("query",): "query-api",
+}
+"""The ``service`` of a worker's log records: the command that started it."""
 
 FACTORIES: dict[tuple[Side, ...], str] = {
     ("command", "query"): "entrypoints.app:api_app",

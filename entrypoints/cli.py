@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from faststream.kafka import KafkaBroker
 
     from entrypoints.app import Side
+    from infra.ops_server import OpsEndpoints
     from processors.bootstrap import Close
 
 # Each command imports what it runs: a consumer or an admin command does not load
@@ -59,17 +60,20 @@ async def _until_signalled() -> None:
     await stop.wait()
 
 
-def _api_server(settings: Settings, sides: tuple[Side, ...]) -> uvicorn.Server:
+def _api_server(
+    settings: Settings, sides: tuple[Side, ...], ops: OpsEndpoints | None
+) -> uvicorn.Server:
     import uvicorn
 
     from entrypoints.app import build_app
 
     config = uvicorn.Config(
-        build_app(settings, sides),
+        build_app(settings, sides, ops),
         host=settings.api_host,
         port=settings.api_port,
         log_level=settings.log_level.lower(),
-        access_log=False,
+        log_config=None,  # its records go through ours (infra.logs)
+        access_log=False,  # http_edge.metrics logs each request, with its route
         lifespan="on",
     )
     server = uvicorn.Server(config)
@@ -111,32 +115,53 @@ async def _run_brokers(
 
 
 def _consumers(
-    settings: Settings, names: Sequence[str], failures: Failures
+    settings: Settings, names: Sequence[str], failures: Failures, ops: dict[str, OpsEndpoints]
 ) -> tuple[list[KafkaBroker], list[Close]]:
+    """Build the consumers ``names``; each one's checks and gauges go to ``ops[name]``."""
     brokers: list[KafkaBroker] = []
     closers: list[Close] = []
     if "processor" in names:
         from processors.bootstrap import build_broker as build_processor
 
-        broker, close = build_processor(settings, failures)
+        broker, close = build_processor(settings, failures, ops["processor"])
         brokers.append(broker)
         closers.append(close)
     if "projector" in names:
         from projector.bootstrap import build_broker as build_projector
 
-        broker, engine = build_projector(settings, failures)
+        broker, engine = build_projector(settings, failures, ops["projector"])
         brokers.append(broker)
         closers.append(engine.dispose)
     return brokers, closers
 
 
+OPS_PORTS: dict[str, Callable[[Settings], int]] = {
+    "processor": lambda s: s.processor_http_port,
+    "projector": lambda s: s.projector_http_port,
+}
+"""Where each consumer run on its own serves /metrics, /healthz and /readyz (0: nowhere)."""
+
+
 async def _serve(settings: Settings, api: tuple[Side, ...], consumers: Sequence[str]) -> None:
+    # Imported here: uvicorn's API workers re-import this module as they start, and
+    # must answer its health pings soon after (it pulls in the database drivers).
+    from infra.ops_server import OpsEndpoints, serve_ops
+
     failures = Failures()
-    brokers, closers = _consumers(settings, consumers, failures)
+    ops = {name: OpsEndpoints() for name in consumers}
+    brokers, closers = _consumers(settings, consumers, failures, ops)
     if not api:
-        await _run_brokers(brokers, closers, failures, _until_signalled())
+        async with contextlib.AsyncExitStack() as stack:
+            for name in consumers:
+                if port := OPS_PORTS[name](settings):
+                    await stack.enter_async_context(serve_ops(ops[name], settings.api_host, port))
+            await _run_brokers(brokers, closers, failures, _until_signalled())
         return
-    server = _api_server(settings, api)
+    # One process runs everything: the API's port answers for the consumers too.
+    combined = OpsEndpoints()
+    for name, endpoints in ops.items():
+        combined.include(name, endpoints)
+    server = _api_server(settings, api, combined if consumers else None)
 
     def stop_server() -> None:
         server.should_exit = True
@@ -171,6 +196,7 @@ def _serve_http(settings: Settings, sides: tuple[Side, ...]) -> None:
             workers=settings.api_workers,
             loop="uvloop",
             lifespan="on",
+            log_config=None,
             access_log=False,
             log_level=settings.log_level.lower(),
             # The supervisor kills a worker that does not answer its ping in time;
@@ -225,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--name", help="keys create: a name to recognise the key by")
     args = parser.parse_args(argv)
     settings = Settings()
-    configure_logging(settings)
+    configure_logging(settings, args.command)
     command: str = args.command
     if command in SERVICES and not (command in HTTP_SERVICES and settings.api_workers > 1):
         # (API workers in their own processes set up their own: entrypoints.app.)

@@ -40,7 +40,7 @@ async def auth_lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[None]
         app.state.access = AccessControl(None, None)
         yield
         return
-    pool = await create_pool(settings, max_size=2)
+    pool = await create_pool(settings, max_size=2, name="api_keys")
     buckets = TokenBuckets(settings.api_rate_limit_per_minute)
     app.state.access = AccessControl(
         KeyResolver(pool, settings.api_key_cache_seconds),

@@ -6,6 +6,10 @@
 - ``media_analysis_events_produced_total``: events the command side recorded.
 - ``media_analysis_projector_lag_events``: per partition, the log's end offset
   minus the projector's stored position (computed when scraped).
+
+The same middleware writes the access log (``ACCESS_LOG``): method, route
+template, status and duration of each request; never the query string or a
+header, so no API key reaches the log.
 """
 
 from __future__ import annotations
@@ -30,12 +34,15 @@ from prometheus_client import (
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from infra import pool_metrics
 from infra.database import create_pool
+from infra.ops_server import OpsEndpoints
 from infra.settings import Settings
 from read_model.positions import LogEnds
 from read_model.watermark import applied_positions
 
 log = logging.getLogger(__name__)
+access = logging.getLogger("http_edge.access")
 
 REQUESTS = Counter(
     "media_analysis_http_requests_total", "HTTP requests answered.", ["method", "route", "status"]
@@ -67,10 +74,11 @@ LAG_TIMEOUT_SECONDS = 2.0
 
 
 class RequestMetrics:
-    """ASGI middleware counting and timing every HTTP request."""
+    """ASGI middleware counting, timing and (``access_log``) logging every HTTP request."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, access_log: bool = False) -> None:
         self._app = app
+        self._access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -88,10 +96,21 @@ class RequestMetrics:
         try:
             await self._app(scope, receive, record_status)
         finally:
+            took = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             method = str(scope.get("method", ""))
             REQUESTS.labels(method, route, str(status)).inc()
-            LATENCY.labels(method, route).observe(time.perf_counter() - started)
+            LATENCY.labels(method, route).observe(took)
+            if self._access_log:
+                ms = round(took * 1000, 2)
+                access.info(
+                    "%s %s %s %sms",
+                    method,
+                    route,
+                    status,
+                    ms,
+                    extra={"method": method, "route": route, "status": status, "duration_ms": ms},
+                )
 
 
 class ProjectorLag:
@@ -151,7 +170,11 @@ async def metrics_lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[No
     app.state.projector_lag = lag
     app.state.metrics_registry = _registry(settings)
     try:
-        yield
+        if settings.prometheus_multiproc_dir:
+            async with pool_metrics.sampled_every_second():
+                yield
+        else:
+            yield
     finally:
         await lag.close()
 
@@ -169,5 +192,11 @@ async def metrics(request: Request) -> Response:
     lag: ProjectorLag | None = getattr(request.app.state, "projector_lag", None)
     if lag is not None:
         await lag.refresh()
+    # The consumers' figures too when they run in this process (`media-analysis all`).
+    ops: OpsEndpoints | None = getattr(request.app.state, "ops", None)
+    if ops is not None:
+        await ops.before_scrape()
+    else:
+        pool_metrics.sample()
     registry = getattr(request.app.state, "metrics_registry", REGISTRY)
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -82,6 +82,20 @@ class ConsumerControl:
         if consumer is not None and consumer.paused():
             consumer.resume(*consumer.paused())
 
+    async def lag(self) -> dict[int, int]:
+        """Per assigned partition, records not read yet: its end offset as of the
+        latest fetch minus the consumer's position (partitions not fetched yet are left out)."""
+        consumer = self._subscriber.consumer
+        if consumer is None:
+            return {}
+        behind: dict[int, int] = {}
+        for tp in list(consumer.assignment()):
+            if tp.topic != self._topic or (highwater := consumer.highwater(tp)) is None:
+                continue
+            position = await consumer.position(tp)
+            behind[tp.partition] = max(0, int(highwater) - int(position))
+        return behind
+
     def highwater(self, partition: int) -> int | None:
         """The partition's end offset as of the consumer's latest fetch of it, if any."""
         consumer = self._subscriber.consumer

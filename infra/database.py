@@ -12,6 +12,7 @@ import asyncpg
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from infra import pool_metrics
 from infra.settings import Settings
 
 CUSTOM_PLANS = {"plan_cache_mode": "force_custom_plan"}
@@ -66,6 +67,7 @@ def create_engine(
     max_overflow: int | None = None,
     custom_plans: bool = False,
     asynchronous_commit: bool = False,
+    name: str | None = None,
 ) -> AsyncEngine:
     """An engine with the PRD's pool settings and a short connect timeout, so an
     unreachable database fails requests quickly instead of hanging them.
@@ -76,7 +78,8 @@ def create_engine(
     requests after it reconnect; the outage tests cover that recovery.
 
     ``custom_plans``: see :data:`CUSTOM_PLANS`; ``asynchronous_commit``: see
-    :data:`ASYNCHRONOUS_COMMIT`.
+    :data:`ASYNCHRONOUS_COMMIT`; ``name``: its pool's label in the pool metrics
+    (unnamed engines, the admin commands', are not measured).
     """
     connect_args: dict[str, object] = {"timeout": 5, "command_timeout": 30}
     server_settings = {
@@ -85,7 +88,7 @@ def create_engine(
     }
     if server_settings:
         connect_args["server_settings"] = server_settings
-    return create_async_engine(
+    engine = create_async_engine(
         settings.database_url,
         pool_size=pool_size or settings.database_pool_size,
         max_overflow=settings.database_max_overflow if max_overflow is None else max_overflow,
@@ -93,6 +96,9 @@ def create_engine(
         pool_recycle=settings.database_pool_recycle,
         connect_args=connect_args,
     )
+    if name is not None:
+        pool_metrics.watch_engine(name, engine)
+    return engine
 
 
 async def _json_codecs(conn: asyncpg.Connection) -> None:
@@ -109,7 +115,11 @@ async def _end_transaction(conn: asyncpg.Connection) -> None:
 
 
 async def create_pool(
-    settings: Settings, *, max_size: int | None = None, custom_plans: bool = False
+    settings: Settings,
+    *,
+    max_size: int | None = None,
+    custom_plans: bool = False,
+    name: str | None = None,
 ) -> asyncpg.Pool:
     """A plain asyncpg pool: the database path of the query side, the command
     side's reads and idempotency keys, the processors' ledger and the HTTP edge
@@ -123,7 +133,8 @@ async def create_pool(
     the extra ones only after they sat idle for ``DATABASE_POOL_RECYCLE`` seconds.
     Nothing connects until the first statement.
 
-    ``custom_plans``: see :data:`CUSTOM_PLANS` (the history listing's pool).
+    ``custom_plans``: see :data:`CUSTOM_PLANS` (the history listing's pool);
+    ``name``: its label in the pool metrics (unnamed pools are not measured).
     """
     pool: asyncpg.Pool = await asyncpg.create_pool(
         asyncpg_dsn(settings.database_url),
@@ -136,4 +147,6 @@ async def create_pool(
         reset=_end_transaction,
         server_settings=CUSTOM_PLANS if custom_plans else None,
     )
+    if name is not None:
+        pool_metrics.watch_pool(name, pool)
     return pool

@@ -6,12 +6,19 @@ import logging
 
 from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
+from prometheus_client import Counter
 
 from events import DEAD_LETTER_TOPIC, dead_letter_headers
 from infra.record_parser import Poison
 from infra.supervision import ConsumerFailed
 
 log = logging.getLogger(__name__)
+
+DEAD_LETTERED = Counter(
+    "media_analysis_dead_lettered_total",
+    "Records a consumer copied to the dead-letter topic.",
+    ["consumer"],
+)
 
 
 class DeadLetterFailed(ConsumerFailed):
@@ -40,3 +47,4 @@ async def send_to_dead_letter(broker: KafkaBroker, poison: Poison, consumer: str
         raise DeadLetterFailed(
             f"{consumer}: record {raw.partition}/{raw.offset} not dead-lettered: {exc!r}"
         ) from exc
+    DEAD_LETTERED.labels(consumer).inc()

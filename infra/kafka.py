@@ -13,7 +13,10 @@ from typing import Any
 
 from faststream.kafka import KafkaBroker
 
+from infra.logs import route_library_loggers
 from infra.settings import Settings
+
+BROKER_LOGGER = logging.getLogger("faststream.kafka")
 
 
 def build_kafka_broker(
@@ -21,6 +24,8 @@ def build_kafka_broker(
 ) -> KafkaBroker:
     # No serializer: FastDepends passes handler arguments through unvalidated.
     options: dict[str, Any] = {"serializer": None} if typed_bodies else {}
+    # FastStream's loggers print in a format of their own: ours takes their records.
+    route_library_loggers()
     return KafkaBroker(
         settings.kafka_bootstrap_list,
         acks="all",
@@ -29,6 +34,7 @@ def build_kafka_broker(
         request_timeout_ms=settings.kafka_request_timeout_ms,
         linger_ms=linger_ms,
         client_id=client_id,
+        logger=BROKER_LOGGER,
         log_level=logging.DEBUG,
         **options,
     )

@@ -7,16 +7,16 @@ the project reads ``os.environ``.
 from __future__ import annotations
 
 import ipaddress
-import logging
 import os
 import socket
-import sys
 from pathlib import Path
 from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from infra import logs
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -110,7 +110,14 @@ class Settings(BaseSettings):
     # Projector
     projector_group_id: str = Field(default="media-analysis-projector", min_length=1)
 
+    # Operations
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    access_log: bool = True
+    processor_http_port: int = Field(default=0, ge=0, le=65535)
+    """/metrics, /healthz and /readyz of ``media-analysis processor``; 0: not served."""
+    projector_http_port: int = Field(default=0, ge=0, le=65535)
+    """The same for ``media-analysis projector``."""
 
     # Tracing (OpenTelemetry's standard variables; the SDK reads the other OTEL_* itself)
     otel_exporter_otlp_endpoint: str = ""
@@ -162,11 +169,7 @@ class Settings(BaseSettings):
         return f"http://{self.api_host}:{self.api_port}"
 
 
-def configure_logging(settings: Settings) -> None:
-    """One log format for every process (the CLI and each API worker it spawns)."""
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+def configure_logging(settings: Settings, service: str) -> None:
+    """One log format for every process (the CLI and each API worker it spawns);
+    ``service`` names the process in each record (infra.logs)."""
+    logs.configure_logging(settings.log_level, settings.log_format, service)

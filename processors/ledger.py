@@ -90,6 +90,12 @@ class ProjectionLedger:
         except DRIVER_ERRORS as exc:
             raise LedgerUnavailable(f"cannot read the projection: {exc}") from exc
 
+    async def ping(self) -> None:
+        """Returns when PostgreSQL answers through the ledger's pool (readiness)."""
+        pool, _ = await self._connected()
+        async with pool.acquire() as conn:
+            await conn.fetchval("SELECT 1")
+
     async def close(self) -> None:
         """Stop watching and listening, and close the connections (a read still
         holding one after ``CLOSE_WAIT_SECONDS`` has its connection terminated)."""

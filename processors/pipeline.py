@@ -32,6 +32,7 @@ from events import (
 from infra import tracing
 from processors.errors import StageError
 from processors.fetch import MediaFetcher
+from processors.metrics import STAGE_DURATION
 from processors.stages.context import Stage, StageContext, StageSettings, StageSkipped
 from processors.stages.plan import PROBE, stages_after_probe
 
@@ -168,7 +169,9 @@ class _Runner:
                 self._ctx.outputs[stage.name] = output
             if span is not None:
                 span.set_attribute(STAGE_STATUS, record["status"])
-        record["duration_seconds"] = round(time.monotonic() - started, 3)
+        took = time.monotonic() - started
+        STAGE_DURATION.labels(stage.name, record["status"]).observe(took)
+        record["duration_seconds"] = round(took, 3)
         self._results["stages"][stage.name] = record
         if fatal is None:
             self._progress = max(self._progress, progress)

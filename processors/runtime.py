@@ -37,7 +37,9 @@ from aiokafka.errors import KafkaError
 
 from events import EVENTS_TOPIC, AnalysisEvent, AnalysisFailed, AnalysisRequested, Envelope
 from infra import tracing
+from infra.logs import analysis_bound, bind_analysis
 from processors.ledger import AnalysisHistory, Ledger, LedgerUnavailable
+from processors.metrics import IN_FLIGHT, SLOTS
 from processors.partition_control import PartitionControl
 from processors.retry import RetryPolicy
 
@@ -83,6 +85,14 @@ class AnalysisRuntime:
     _slots: asyncio.Semaphore | None = None
     _owned: set[int] = field(default_factory=set)
 
+    def __post_init__(self) -> None:
+        SLOTS.set(self.concurrency)
+
+    @property
+    def busy(self) -> bool:
+        """Some analysis is running or waiting for a slot."""
+        return bool(self._jobs)
+
     # -- the subscriber's side -------------------------------------------------
 
     def submit(self, envelope: Envelope, partition: int, offset: int) -> None:
@@ -120,7 +130,8 @@ class AnalysisRuntime:
             job.deleted = True  # checked by emit before anything is published
             job.task.cancel()
             await asyncio.wait({job.task}, timeout=CANCEL_WAIT_SECONDS)
-            log.info("analysis %s cancelled: it was deleted", analysis_id)
+            with analysis_bound(analysis_id, job.envelope.correlation_id):
+                log.info("analysis %s cancelled: it was deleted", analysis_id)
         if self.remove_artifacts is not None:
             await self.remove_artifacts(analysis_id)
 
@@ -153,20 +164,25 @@ class AnalysisRuntime:
     # -- one analysis ----------------------------------------------------------
 
     async def _run_job(self, job: _Job) -> None:
+        # Its own task: the ids tag this analysis's records only.
+        bind_analysis(job.analysis_id, job.envelope.correlation_id)
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.concurrency)
         async with self._slots:
             # The run's span continues the request's trace; the events it emits carry it.
-            with tracing.span(
-                "process analysis",
-                context=tracing.event_context(job.envelope),
-                kind=tracing.SpanKind.CONSUMER,
-                attributes={
-                    "media_analysis.analysis_id": str(job.analysis_id),
-                    "messaging.destination.partition.id": str(job.partition),
-                    "messaging.kafka.offset": job.offset,
-                },
-            ) as span:
+            with (
+                IN_FLIGHT.track_inprogress(),
+                tracing.span(
+                    "process analysis",
+                    context=tracing.event_context(job.envelope),
+                    kind=tracing.SpanKind.CONSUMER,
+                    attributes={
+                        "media_analysis.analysis_id": str(job.analysis_id),
+                        "messaging.destination.partition.id": str(job.partition),
+                        "messaging.kafka.offset": job.offset,
+                    },
+                ) as span,
+            ):
                 try:
                     await self._analyse(job)
                 except Exception as exc:

@@ -33,9 +33,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from events import EVENTS_TOPIC, EventDecodeError, decode_with_json
 from infra import tracing
 from infra.consumer_control import ConsumerControl
+from infra.consumer_health import ConsumerHealth
 from infra.dead_letter import send_to_dead_letter
+from infra.logs import analysis_bound
+from infra.ops_server import OpsEndpoints
 from infra.record_parser import Poison, RawRecord, poison, records_of, tolerant_parser
 from infra.supervision import ConsumerFailed, Failures
+from projector.metrics import APPLY_DURATION, BATCH_RECORDS, EVENTS_APPLIED
 from projector.pipeline import BatchPipeline
 from projector.store import (
     BatchOutcome,
@@ -49,6 +53,8 @@ log = logging.getLogger(__name__)
 
 GROUP_ID = "media-analysis-projector"
 MAX_BACKOFF_SECONDS = 5.0
+STUCK_AFTER_SECONDS = 60.0
+"""Records waiting and no batch committed for this long: ``/readyz`` says stuck."""
 MAX_RECORDS = 500
 FETCH_MIN_BYTES = 256 * 1024
 FETCH_MAX_WAIT_MS = 20
@@ -182,8 +188,10 @@ def register(
     *,
     max_records: int = MAX_RECORDS,
     group_id: str = GROUP_ID,
+    ops: OpsEndpoints | None = None,
 ) -> None:
-    """Declare the projector's subscriber on ``broker``."""
+    """Declare the projector's subscriber on ``broker``; its lag and readiness
+    checks go to ``ops``."""
     pipeline: BatchPipeline[BatchOutcome] = BatchPipeline()
     listener = SeekToStoredPositions(engine, pipeline)
 
@@ -209,14 +217,28 @@ def register(
         description="Folds every analysis event into the analysis_request read model.",
     )
     consumer = listener.consumer = ConsumerControl(subscriber, EVENTS_TOPIC)
+    health = ConsumerHealth("projector", consumer, stuck_after=STUCK_AFTER_SECONDS)
+    if ops is not None:
+        health.register(ops)
+
+    async def timed_apply(records: list[Record]) -> BatchOutcome:
+        started = time.perf_counter()
+        outcome = await apply_batch(engine, records)
+        APPLY_DURATION.observe(time.perf_counter() - started)
+        return outcome
 
     async def write(records: list[Record]) -> BatchOutcome:
         started = time.time_ns() if tracing.enabled() else 0
-        outcome: BatchOutcome = await _retry_db(
-            lambda: apply_batch(engine, records), "apply a batch"
-        )
+        outcome: BatchOutcome = await _retry_db(lambda: timed_apply(records), "apply a batch")
         if started:
             _trace_applied(records, started)
+        if records:
+            BATCH_RECORDS.observe(len(records))
+            EVENTS_APPLIED.inc(outcome.applied)
+            health.advanced()
+        for settled in outcome.settled:
+            with analysis_bound(settled.analysis_id, settled.correlation_id):
+                log.info("analysis %s is %s in the read model", settled.analysis_id, settled.status)
         return outcome
 
     async def dead_letter(item: Poison) -> None:

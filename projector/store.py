@@ -47,10 +47,23 @@ class StoreUnavailable(MediaAnalysisError):
 
 
 @dataclass(frozen=True, slots=True)
+class Settled:
+    """An analysis the batch moved to a terminal status, for the projector's log."""
+
+    analysis_id: UUID
+    status: str
+    correlation_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class BatchOutcome:
     applied: int
     skipped: int
     positions: dict[int, int]
+    settled: tuple[Settled, ...] = ()
+
+
+SETTLED = frozenset({"completed", "failed", "deleted"})
 
 
 async def stored_positions(
@@ -219,6 +232,7 @@ async def _apply(engine: AsyncEngine, records: Sequence[Record]) -> BatchOutcome
         states = await _load_states(conn, sql, touched)
         loaded: dict[UUID, AnalysisState | None] = dict(states)
         changed: dict[UUID, AnalysisState] = {}
+        settled: list[Settled] = []
         for record in to_apply:
             assert record.envelope is not None
             analysis_id = record.envelope.analysis_id
@@ -227,6 +241,10 @@ async def _apply(engine: AsyncEngine, records: Sequence[Record]) -> BatchOutcome
             if after is not None and after is not before:
                 states[analysis_id] = after
                 changed[analysis_id] = after
+                if after.status in SETTLED and (before is None or before.status != after.status):
+                    settled.append(
+                        Settled(analysis_id, after.status, record.envelope.correlation_id)
+                    )
         await _save_states(conn, sql, list(changed.values()))
         await _announce_changes(conn, sql, changed, to_apply)
         await counts.apply_deltas(conn, sql, counts.deltas(loaded, changed))
@@ -241,5 +259,8 @@ async def _apply(engine: AsyncEngine, records: Sequence[Record]) -> BatchOutcome
                 conn, sql, {p: positions[p] for p in {r.partition for r in fresh}}
             )
     return BatchOutcome(
-        applied=len(to_apply), skipped=len(records) - len(to_apply), positions=positions
+        applied=len(to_apply),
+        skipped=len(records) - len(to_apply),
+        positions=positions,
+        settled=tuple(settled),
     )

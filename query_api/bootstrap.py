@@ -33,9 +33,9 @@ class QueryContext:
 
 @asynccontextmanager
 async def query_lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
-    pool = await create_pool(settings)
+    pool = await create_pool(settings, name="query")
     listing_pool = await create_pool(
-        settings, max_size=settings.database_pool_size, custom_plans=True
+        settings, max_size=settings.database_pool_size, custom_plans=True, name="history"
     )
     catch_up = CatchUp(
         LogEnds(settings.kafka_bootstrap_list),

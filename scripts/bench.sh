@@ -70,7 +70,7 @@ if (( MA_KAFKA_BROKERS >= 3 )); then
 fi
 DATABASE_URL="$(scripts/postgres.sh url)"
 export DATABASE_URL API_PORT WORK_DIR="$MA_STATE_DIR/work"
-export MEDIA_FETCH_ALLOWED_NETWORKS=127.0.0.1/32 LOG_LEVEL=WARNING
+export MEDIA_FETCH_ALLOWED_NETWORKS=127.0.0.1/32 LOG_LEVEL="${MA_BENCH_LOG_LEVEL:-WARNING}"
 "$BIN/media-analysis" migrate >/dev/null || exit 1
 "$BIN/media-analysis" create-topics || exit 1
 

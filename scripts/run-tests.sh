@@ -42,6 +42,9 @@ if (( MA_KAFKA_BROKERS == 1 )); then  # the cluster suite asks no model
   scripts/llm-server.sh start || exit 1
   export MA_TEST_LLM_URL="$(scripts/llm-server.sh url)"
 fi
+# promtool checks the alert rules (tests/unit/test_deploy_files.py); fetched once.
+MA_PROMTOOL="$(scripts/promtool.sh)" || exit 1
+export MA_PROMTOOL
 KAFKA_BOOTSTRAP_SERVERS="$(scripts/kafka.sh bootstrap)" || exit 1
 export KAFKA_BOOTSTRAP_SERVERS
 if (( MA_KAFKA_BROKERS >= 3 )); then

@@ -149,8 +149,36 @@ def wait_ready(started: Iterable[Service], base_url: str, timeout: float = 60) -
 
 
 @pytest.fixture(scope="session")
-def services(prepared: dict[str, str]) -> Iterator[dict[str, Service]]:
-    started = {name: Service(name, name, prepared) for name in ("api", "projector", "processor")}
+def ops_ports() -> dict[str, int]:
+    """The ports of the session processor's and projector's /metrics, /healthz and
+    /readyz (only theirs: other tests start more consumers from the same env)."""
+    return {"processor": free_port(), "projector": free_port()}
+
+
+def with_ops_port(
+    services: dict[str, Service], prepared: dict[str, str], ops_ports: dict[str, int], name: str
+) -> str:
+    """The base URL of session consumer ``name``'s ops endpoint; a test that
+    restarted it from ``prepared`` (no ops port) left it without one: it is
+    restarted once more with its port."""
+    url = f"http://127.0.0.1:{ops_ports[name]}"
+    try:
+        httpx.get(f"{url}/healthz", timeout=2)
+    except httpx.HTTPError:
+        services[name].stop()
+        port = {f"{name.upper()}_HTTP_PORT": str(ops_ports[name])}
+        services[name] = Service(name, name, {**prepared, **port})
+    return url
+
+
+@pytest.fixture(scope="session")
+def services(prepared: dict[str, str], ops_ports: dict[str, int]) -> Iterator[dict[str, Service]]:
+    env = {
+        **prepared,
+        "PROCESSOR_HTTP_PORT": str(ops_ports["processor"]),
+        "PROJECTOR_HTTP_PORT": str(ops_ports["projector"]),
+    }
+    started = {name: Service(name, name, env) for name in ("api", "projector", "processor")}
     try:
         wait_ready(started.values(), f"http://127.0.0.1:{prepared['API_PORT']}")
         yield started

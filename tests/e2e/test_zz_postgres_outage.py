@@ -18,7 +18,7 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from tests.conftest import ROOT, wait_until
+from tests.conftest import ROOT, wait_until, with_ops_port
 
 pytestmark = pytest.mark.stack
 
@@ -34,6 +34,13 @@ def timed(call: Any) -> tuple[httpx.Response, float]:
     started = time.monotonic()
     response = call()
     return response, time.monotonic() - started
+
+
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def ready(client: httpx.Client) -> bool:
@@ -63,8 +70,14 @@ def submit(client: httpx.Client, media_url: str, **headers: str) -> httpx.Respon
 
 
 def test_postgres_down_answers_503_quickly_and_recovers_without_restart(
-    client: httpx.Client, services: dict[str, Any], gone_media_url: str
+    client: httpx.Client,
+    services: dict[str, Any],
+    gone_media_url: str,
+    prepared: dict[str, str],
+    ops_ports: dict[str, int],
 ) -> None:
+    projector_ready = with_ops_port(services, prepared, ops_ports, "projector") + "/readyz"
+    wait_until(lambda: answers(projector_ready), timeout=90, what="the projector's /readyz")
     before = submit(client, gone_media_url)
     assert before.status_code == 202
     known = before.json()["analysis_id"]
@@ -77,6 +90,12 @@ def test_postgres_down_answers_503_quickly_and_recovers_without_restart(
         assert problem["detail"] == "Not ready: postgres unreachable."
         assert problem["checks"]["kafka"] == "ok"
         assert problem["checks"]["postgres"] != "ok"
+        # The projector's own readiness says the same, on its own port.
+        projector, took = timed(lambda: httpx.get(projector_ready, timeout=10))
+        assert projector.status_code == 503, projector.text
+        assert took < QUICK
+        assert projector.json()["checks"]["postgres"] != "ok"
+        assert projector.json()["checks"]["kafka"] == "ok"
 
         for call in (
             lambda: client.get(f"/api/media/status/{known}"),
@@ -97,6 +116,11 @@ def test_postgres_down_answers_503_quickly_and_recovers_without_restart(
         recorded_during_outage = during.json()["analysis_id"]
 
     assert all(s.process.poll() is None for s in services.values())
+    wait_until(
+        lambda: answers(projector_ready),
+        timeout=30,
+        what="the projector's /readyz after the restart",
+    )
     assert client.get(f"/api/media/status/{known}").status_code == 200
     # The projector resumes by itself and applies what was recorded meanwhile.
     wait_until(
