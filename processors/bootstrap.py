@@ -13,6 +13,7 @@ from infra.artifacts import build_artifact_store
 from infra.consumer_control import ConsumerControl
 from infra.database import asyncpg_dsn, create_pool
 from infra.kafka import build_kafka_broker
+from infra.kafka_security import kafka_connection
 from infra.settings import Settings
 from infra.supervision import Failures
 from processors.consumer import register
@@ -73,7 +74,7 @@ def build_broker(settings: Settings, failures: Failures) -> tuple[KafkaBroker, C
         lambda: create_pool(settings, max_size=settings.processor_concurrency + 1),
         asyncpg_dsn(settings.database_url),
     )
-    ends = LogEnds(settings.kafka_bootstrap_list)
+    ends = LogEnds(kafka_connection(settings))
 
     async def close() -> None:
         await ledger.close()
