@@ -179,13 +179,12 @@ def test_an_analysis_is_produced_processed_and_projected_over_sasl_ssl(
             assert response.status_code == 202, response.text
             analysis_id = response.json()["analysis_id"]
             status = wait_for_status(client, analysis_id, {"completed", "failed"}, timeout=90)
-            # Readiness, the projector's lag and the dead-letter reader, over SASL_SSL too.
+            # Readiness and the projector's lag, over SASL_SSL too.
             operations = client.get("/api/operations").json()
         assert status["status"] == "completed", status["error_message"]
         assert status["results"]["probe"]["duration"] == pytest.approx(3.0, abs=0.2)
         assert operations["ready"], operations
         assert operations["projector_lag_error"] is None, operations
-        assert operations["dead_letters_error"] is None, operations
     finally:
         service.stop()
 
