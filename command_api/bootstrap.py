@@ -16,6 +16,7 @@ from command_api.publisher import EventPublisher, KafkaEventPublisher
 from http_edge.health import KafkaCheck, postgres_check
 from infra.database import create_pool
 from infra.kafka import build_kafka_broker
+from infra.kafka_security import kafka_connection
 from infra.settings import Settings
 from read_model.positions import CatchUp, LogEnds
 from read_model.watermark import ProjectionWatermark
@@ -48,11 +49,11 @@ async def command_lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[No
     pool = await create_pool(settings, name="command")
     watermark = ProjectionWatermark(pool)
     catch_up = CatchUp(
-        LogEnds(settings.kafka_bootstrap_list),
+        LogEnds(kafka_connection(settings)),
         watermark,
         settings.read_your_writes_timeout_seconds,
     )
-    kafka_check = KafkaCheck(settings.kafka_bootstrap_list)
+    kafka_check = KafkaCheck(kafka_connection(settings))
     await broker.start()
     app.state.command = CommandContext(
         publisher=KafkaEventPublisher(broker, settings.kafka_publish_timeout_seconds),

@@ -220,35 +220,63 @@ def _run(coro_factory: Callable[[], Awaitable[object]]) -> None:
             raise SystemExit(1) from exc
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+COMMANDS = {
+    "api": "the command and query HTTP API on API_HOST:API_PORT (API_WORKERS processes)",
+    "command-api": "the command side of the HTTP API alone",
+    "query-api": "the query side of the HTTP API alone",
+    "processor": "the media processors: a member of the processors' consumer group",
+    "projector": "the projector: folds the event log into the read-model tables",
+    "all": "api, processor and projector in one process",
+    "migrate": "migrate the database to the newest schema (alembic upgrade head)",
+    "create-topics": "create the event topics with retention forever (existing ones are kept)",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="media-analysis",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Every service and admin task of Media Analysis, one command each "
+        "(`media-analysis COMMAND --help` for one). Settings come from the environment.",
     )
-    parser.add_argument(
-        "command",
-        choices=[
-            "api",
-            "command-api",
-            "query-api",
-            "processor",
-            "projector",
-            "all",
-            "migrate",
-            "create-topics",
-            "projection",
-            "keys",
-        ],
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+    for name, summary in COMMANDS.items():
+        commands.add_parser(name, help=summary, description=summary)
+    projection = commands.add_parser(
+        "projection",
+        help="rebuild, verify or recount the projection",
+        description="Maintain the read model's projection of the event log.",
     )
-    parser.add_argument(
+    projection.add_argument(
         "action",
-        nargs="?",
-        choices=["rebuild", "verify", "recount", "create", "list", "revoke"],
+        choices=["rebuild", "verify", "recount"],
+        help="rebuild: replay the log into fresh tables, then switch to them; "
+        "verify: compare the live table with a replay of the log; "
+        "recount: rebuild the history counts from the table (after a bulk load)",
     )
-    parser.add_argument("key_id", nargs="?", help="keys revoke: the key's id")
-    parser.add_argument("--tenant", help="keys create: the tenant's UUID, or 'new'")
-    parser.add_argument("--name", help="keys create: a name to recognise the key by")
+    keys = commands.add_parser(
+        "keys",
+        help="create, list or revoke API keys",
+        description="API keys (API_AUTH_REQUIRED): a new key is shown once.",
+    )
+    keys.add_argument("action", choices=["create", "list", "revoke"])
+    keys.add_argument("key_id", nargs="?", help="keys revoke: the key's id")
+    keys.add_argument("--tenant", help="keys create: the tenant's UUID, or 'new'")
+    keys.add_argument("--name", help="keys create: a name to recognise the key by")
+    return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("media-analysis")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     settings = Settings()
     configure_logging(settings, args.command)
@@ -259,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         configure_tracing(settings, command)
     if command == "migrate":
-        from infra import migrations
+        from read_model import migrations
 
         migrations.upgrade(settings)
         print("database migrated to head")
@@ -279,14 +307,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif command == "projection":
         from projector.commands import projection_command
 
-        if args.action not in ("rebuild", "verify", "recount"):
-            parser.error("projection needs an action: rebuild, verify or recount")
         return projection_command(args.action, settings)
     elif command == "keys":
         from entrypoints.key_commands import keys_command
 
-        if args.action not in ("create", "list", "revoke"):
-            parser.error("keys needs an action: create, list or revoke")
         return keys_command(
             args.action, settings, tenant=args.tenant, name=args.name, key_id=args.key_id
         )

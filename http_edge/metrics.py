@@ -36,6 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from infra import pool_metrics
 from infra.database import create_pool
+from infra.kafka_security import kafka_connection
 from infra.ops_server import OpsEndpoints
 from infra.settings import Settings
 from read_model.positions import LogEnds
@@ -165,7 +166,7 @@ def _registry(settings: Settings) -> CollectorRegistry:
 async def metrics_lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
     lag = ProjectorLag(
         await create_pool(settings, max_size=1),
-        LogEnds(settings.kafka_bootstrap_list, request_timeout_ms=2000),
+        LogEnds(kafka_connection(settings), request_timeout_ms=2000),
     )
     app.state.projector_lag = lag
     app.state.metrics_registry = _registry(settings)

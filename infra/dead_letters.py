@@ -9,8 +9,10 @@ from and why it was refused), never its value.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -61,16 +63,17 @@ def _dead_letter(partition: int, offset: int, timestamp_ms: int, raw: dict[str, 
 READ_TIMEOUT_SECONDS = 5.0
 
 
-async def last_dead_letters(bootstrap_servers: list[str], limit: int) -> list[DeadLetter]:
-    """The ``limit`` most recent dead-lettered records, newest first."""
+async def last_dead_letters(connection: Mapping[str, Any], limit: int) -> list[DeadLetter]:
+    """The ``limit`` most recent dead-lettered records, newest first; ``connection``:
+    aiokafka's connection options (``kafka_connection(settings)``)."""
     try:
-        return await asyncio.wait_for(_read(bootstrap_servers, limit), READ_TIMEOUT_SECONDS)
+        return await asyncio.wait_for(_read(connection, limit), READ_TIMEOUT_SECONDS)
     except (KafkaError, OSError, TimeoutError) as exc:
         raise DeadLettersUnavailable(f"the dead-letter topic cannot be read: {exc!r}") from exc
 
 
-async def _partitions(bootstrap_servers: list[str]) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=3000)
+async def _partitions(connection: Mapping[str, Any]) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(**connection, request_timeout_ms=3000)
     await admin.start()
     try:
         (topic,) = await admin.describe_topics([DEAD_LETTER_TOPIC])
@@ -79,16 +82,16 @@ async def _partitions(bootstrap_servers: list[str]) -> list[TopicPartition]:
     return sorted(TopicPartition(DEAD_LETTER_TOPIC, p["partition"]) for p in topic["partitions"])
 
 
-async def _read(bootstrap_servers: list[str], limit: int) -> list[DeadLetter]:
+async def _read(connection: Mapping[str, Any], limit: int) -> list[DeadLetter]:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
+        **connection,
         group_id=None,
         enable_auto_commit=False,
         request_timeout_ms=3000,
     )
     await consumer.start()
     try:
-        wanted = await _partitions(bootstrap_servers)
+        wanted = await _partitions(connection)
         if not wanted:
             return []
         consumer.assign(wanted)

@@ -5,7 +5,8 @@ consumers' ops endpoint (infra.ops_server) run the same ones."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
@@ -45,13 +46,14 @@ def engine_check(engine: AsyncEngine) -> Check:
 class KafkaCheck:
     """Asks the cluster for its metadata through one long-lived admin client."""
 
-    def __init__(self, bootstrap_servers: list[str]) -> None:
-        self._bootstrap = bootstrap_servers
+    def __init__(self, connection: Mapping[str, Any]) -> None:
+        """``connection``: aiokafka's connection options (``kafka_connection(settings)``)."""
+        self._connection = connection
         self._admin: AIOKafkaAdminClient | None = None
 
     async def __call__(self) -> None:
         if self._admin is None:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, request_timeout_ms=3000)
+            admin = AIOKafkaAdminClient(**self._connection, request_timeout_ms=3000)
             await admin.start()
             self._admin = admin
         try:

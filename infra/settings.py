@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from infra import logs
@@ -41,6 +41,14 @@ class Settings(BaseSettings):
     kafka_request_timeout_ms: int = Field(default=10_000, ge=1000)
 
     kafka_publish_timeout_seconds: float = Field(default=5, gt=0)
+    # Kafka security, for managed clusters (docs/operations.md#managed-kafka-tls-sasl)
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: FilePath | None = None
+    kafka_ssl_certfile: FilePath | None = None
+    kafka_ssl_keyfile: FilePath | None = None
 
     # HTTP API
     api_host: str = "127.0.0.1"
@@ -152,6 +160,35 @@ class Settings(BaseSettings):
     def _isr_fits(self) -> Settings:
         if self.kafka_min_insync_replicas > self.kafka_replication_factor:
             raise ValueError("KAFKA_MIN_INSYNC_REPLICAS cannot exceed KAFKA_REPLICATION_FACTOR")
+        return self
+
+    @model_validator(mode="after")
+    def _kafka_security_complete(self) -> Settings:
+        # Settings that the protocol would ignore are refused: a forgotten
+        # KAFKA_SECURITY_PROTOCOL must not send credentials or data in the clear.
+        protocol = self.kafka_security_protocol
+        sasl = {
+            "KAFKA_SASL_MECHANISM": self.kafka_sasl_mechanism,
+            "KAFKA_SASL_USERNAME": self.kafka_sasl_username,
+            "KAFKA_SASL_PASSWORD": self.kafka_sasl_password,
+        }
+        if protocol.startswith("SASL_"):
+            missing = [name for name, value in sasl.items() if not value]
+            if missing:
+                raise ValueError(f"KAFKA_SECURITY_PROTOCOL={protocol} needs {', '.join(missing)}")
+        elif given := [name for name, value in sasl.items() if value]:
+            raise ValueError(
+                f"{', '.join(given)} need KAFKA_SECURITY_PROTOCOL=SASL_SSL or SASL_PLAINTEXT"
+            )
+        tls = {
+            "KAFKA_SSL_CAFILE": self.kafka_ssl_cafile,
+            "KAFKA_SSL_CERTFILE": self.kafka_ssl_certfile,
+            "KAFKA_SSL_KEYFILE": self.kafka_ssl_keyfile,
+        }
+        if not protocol.endswith("SSL") and (given := [n for n, v in tls.items() if v]):
+            raise ValueError(f"{', '.join(given)} need KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL")
+        if self.kafka_ssl_keyfile and not self.kafka_ssl_certfile:
+            raise ValueError("KAFKA_SSL_KEYFILE needs KAFKA_SSL_CERTFILE (the client certificate)")
         return self
 
     @property

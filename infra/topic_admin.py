@@ -6,6 +6,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from events import DEAD_LETTER_TOPIC, EVENTS_TOPIC, MediaAnalysisError
+from infra.kafka_security import kafka_connection
 from infra.settings import Settings
 
 
@@ -37,8 +38,7 @@ def topic_specs(settings: Settings) -> list[NewTopic]:
 async def ensure_topics(settings: Settings) -> list[str]:
     """Create missing topics; return the names created (existing ones are kept as is)."""
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap_list,
-        request_timeout_ms=settings.kafka_request_timeout_ms,
+        **kafka_connection(settings), request_timeout_ms=settings.kafka_request_timeout_ms
     )
     await admin.start()
     try:

@@ -14,6 +14,7 @@ from infra.consumer_control import ConsumerControl
 from infra.consumer_health import ConsumerHealth
 from infra.database import asyncpg_dsn, create_pool
 from infra.kafka import build_kafka_broker
+from infra.kafka_security import kafka_connection
 from infra.ops_server import OpsEndpoints
 from infra.readiness import KafkaCheck
 from infra.settings import Settings
@@ -84,7 +85,7 @@ def build_broker(
         ),
         asyncpg_dsn(settings.database_url),
     )
-    ends = LogEnds(settings.kafka_bootstrap_list)
+    ends = LogEnds(kafka_connection(settings))
 
     async def close() -> None:
         await ledger.close()
@@ -122,7 +123,7 @@ def build_broker(
         busy=lambda: runtime.busy,
     )
     if ops is not None:
-        kafka_check = KafkaCheck(settings.kafka_bootstrap_list)
+        kafka_check = KafkaCheck(kafka_connection(settings))
         ops.add_check("kafka", kafka_check)
         ops.on_close(kafka_check.close)
         ops.add_check("postgres", ledger.ping)

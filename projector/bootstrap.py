@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from infra.database import create_engine
 from infra.kafka import build_kafka_broker
+from infra.kafka_security import kafka_connection
 from infra.ops_server import OpsEndpoints
 from infra.readiness import KafkaCheck, engine_check
 from infra.settings import Settings
@@ -24,7 +25,7 @@ def build_broker(
     # (infra.database.CUSTOM_PLANS); planning is nothing next to a batch.
     engine = create_engine(settings, pool_size=2, custom_plans=True, name="projector")
     if ops is not None:
-        kafka_check = KafkaCheck(settings.kafka_bootstrap_list)
+        kafka_check = KafkaCheck(kafka_connection(settings))
         ops.add_check("kafka", kafka_check)
         ops.on_close(kafka_check.close)
         ops.add_check("postgres", engine_check(engine))

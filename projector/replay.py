@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from events import EVENTS_TOPIC, MediaAnalysisError
 from infra.database import create_engine
+from infra.kafka_security import kafka_connection
 from infra.settings import Settings
 from projector.consumer import to_records
 from projector.pipeline import BatchPipeline
@@ -69,7 +70,7 @@ async def log_reader(settings: Settings) -> AsyncIterator[AIOKafkaConsumer]:
     # Subscribed without a group, the consumer is assigned every partition itself.
     consumer = AIOKafkaConsumer(
         EVENTS_TOPIC,
-        bootstrap_servers=settings.kafka_bootstrap_list,
+        **kafka_connection(settings),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

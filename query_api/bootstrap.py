@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from http_edge.health import KafkaCheck, postgres_check
 from infra.database import asyncpg_dsn, create_pool
+from infra.kafka_security import kafka_connection
 from infra.settings import Settings
 from query_api.stream import StreamHub
 from read_model.positions import CatchUp, LogEnds
@@ -38,7 +39,7 @@ async def query_lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[None
         settings, max_size=settings.database_pool_size, custom_plans=True, name="history"
     )
     catch_up = CatchUp(
-        LogEnds(settings.kafka_bootstrap_list),
+        LogEnds(kafka_connection(settings)),
         ProjectionWatermark(pool),
         settings.read_your_writes_timeout_seconds,
     )
@@ -55,7 +56,7 @@ async def query_lifespan(app: FastAPI, settings: Settings) -> AsyncIterator[None
     )
     checks = getattr(app.state, "readiness_checks", {})
     checks.setdefault("postgres", postgres_check(pool))
-    kafka_check = checks.setdefault("kafka", KafkaCheck(settings.kafka_bootstrap_list))
+    kafka_check = checks.setdefault("kafka", KafkaCheck(kafka_connection(settings)))
     app.state.readiness_checks = checks
     try:
         yield

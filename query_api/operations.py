@@ -23,6 +23,7 @@ from http_edge.health import run_checks
 from http_edge.metrics import ProjectorLag
 from http_edge.problems import problem_response
 from infra.dead_letters import DeadLetter, DeadLettersUnavailable, last_dead_letters
+from infra.kafka_security import kafka_connection
 from infra.settings import Settings
 
 
@@ -59,7 +60,7 @@ def _public(letter: DeadLetter) -> DeadLetterPublic:
 def operations_router(settings: Settings) -> APIRouter:
     router = APIRouter(prefix="/api", tags=["operations"])
     operators: frozenset[UUID] = frozenset(settings.api_operator_tenants)
-    bootstrap = settings.kafka_bootstrap_list
+    kafka = kafka_connection(settings)
 
     async def lag_of(request: Request) -> tuple[dict[str, int] | None, str | None]:
         lag: ProjectorLag | None = getattr(request.app.state, "projector_lag", None)
@@ -73,7 +74,7 @@ def operations_router(settings: Settings) -> APIRouter:
 
     async def letters(limit: int) -> tuple[list[DeadLetterPublic] | None, str | None]:
         try:
-            found = await last_dead_letters(bootstrap, limit)
+            found = await last_dead_letters(kafka, limit)
         except DeadLettersUnavailable as exc:
             return None, str(exc)
         return [_public(d) for d in found], None

@@ -1,4 +1,5 @@
 """The read model both sides share: the projected tables, the analysis state
-and its fold, and the projection positions with their watermark and notices.
+and its fold, the projection positions with their watermark and notices, and
+the migrations that create the tables (``read_model/migrations``).
 The projector writes these tables; the command side only reads them (for
 read-your-writes and idempotency); the query side serves them."""

@@ -23,8 +23,8 @@ Pieces:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -43,8 +43,9 @@ class ProjectionBehind(MediaAnalysisError):
 class LogEnds:
     """End offsets of the event topic's partitions, from Kafka."""
 
-    def __init__(self, bootstrap_servers: list[str], *, request_timeout_ms: int = 3000) -> None:
-        self._bootstrap = bootstrap_servers
+    def __init__(self, connection: Mapping[str, Any], *, request_timeout_ms: int = 3000) -> None:
+        """``connection``: aiokafka's connection options (``kafka_connection(settings)``)."""
+        self._connection = connection
         self._timeout_ms = request_timeout_ms
         self._clients: tuple[AIOKafkaAdminClient, AIOKafkaConsumer] | None = None
         self._next: asyncio.Future[Offsets] | None = None
@@ -53,11 +54,9 @@ class LogEnds:
     async def fetch(self) -> Offsets:
         """One round of questions to Kafka: the partitions, then their end offsets."""
         if self._clients is None:
-            admin = AIOKafkaAdminClient(
-                bootstrap_servers=self._bootstrap, request_timeout_ms=self._timeout_ms
-            )
+            admin = AIOKafkaAdminClient(**self._connection, request_timeout_ms=self._timeout_ms)
             consumer = AIOKafkaConsumer(
-                bootstrap_servers=self._bootstrap,
+                **self._connection,
                 enable_auto_commit=False,
                 request_timeout_ms=self._timeout_ms,
             )

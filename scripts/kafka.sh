@@ -18,6 +18,9 @@
 #   MA_KAFKA_PROPERTIES       extra broker properties, space-separated key=value
 #                             (added after ours, so they win; for experiments)
 #   MA_KAFKA_JVM_OPTIONS      extra JVM options, space-separated (for experiments)
+#   MA_KAFKA_SCRAM_USERS      SCRAM credentials written when the storage is first
+#                             formatted, space-separated, each as kafka-storage's
+#                             --add-scram takes it: SCRAM-SHA-512=[name=u,password=p]
 #   MA_KAFKA_START_TIMEOUT    seconds to wait for the nodes to be ready (default 120)
 #   MA_KAFKA_VERSION          Kafka version (default: <kafka.version> of scripts/kafka/pom.xml)
 set -euo pipefail
@@ -227,8 +230,11 @@ format_storage() {
   local id
   id="$(cluster_id)" || exit 1
   jvm_cmd 256m
+  local scram=() users user
+  read -r -a users <<<"${MA_KAFKA_SCRAM_USERS:-}"  # no globbing of the [...]
+  for user in "${users[@]}"; do scram+=(--add-scram "$user"); done
   say "formatting storage in $NODE_DIR/data (cluster id $id)"
-  "${JVM[@]}" kafka.tools.StorageTool format -t "$id" -c "$CONFIG" --ignore-formatted >>"$LOG" 2>&1 \
+  "${JVM[@]}" kafka.tools.StorageTool format -t "$id" -c "$CONFIG" --ignore-formatted "${scram[@]}" >>"$LOG" 2>&1 \
     || { tail -n 20 "$LOG" >&2; die "formatting storage failed; see $LOG"; }
 }
 

@@ -18,7 +18,7 @@ from tests.integration.log_tools import produce
 
 class CountedEnds(LogEnds):
     def __init__(self, bootstrap: list[str]) -> None:
-        super().__init__(bootstrap)
+        super().__init__({"bootstrap_servers": bootstrap})
         self.fetches = 0
 
     async def fetch(self) -> dict[int, int]:

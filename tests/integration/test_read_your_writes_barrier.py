@@ -179,7 +179,7 @@ class GatedEnds(LogEnds):
     """Holds its first fetch open after Kafka answered, to let callers arrive meanwhile."""
 
     def __init__(self, bootstrap: list[str]) -> None:
-        super().__init__(bootstrap)
+        super().__init__({"bootstrap_servers": bootstrap})
         self.fetches = 0
         self.answered = asyncio.Event()
         self.gate = asyncio.Event()
@@ -232,7 +232,7 @@ class FixedEnds(LogEnds):
     """The log as a partition no projector writes would show it."""
 
     def __init__(self, ends: dict[int, int]) -> None:
-        super().__init__(["127.0.0.1:1"])
+        super().__init__({"bootstrap_servers": ["127.0.0.1:1"]})
         self.ends = ends
 
     async def fetch(self) -> dict[int, int]:
@@ -248,7 +248,9 @@ def test_catch_up_never_confirms_a_miss_it_cannot_prove(migrated: dict[str, str]
         pool = await create_pool(settings)
         watermark = ProjectionWatermark(pool)
         outcomes: list[str] = []
-        unreachable = LogEnds([f"127.0.0.1:{free_port()}"], request_timeout_ms=1000)
+        unreachable = LogEnds(
+            {"bootstrap_servers": [f"127.0.0.1:{free_port()}"]}, request_timeout_ms=1000
+        )
         for ends in (unreachable, FixedEnds({partition: 10})):
             started = time.perf_counter()
             try:

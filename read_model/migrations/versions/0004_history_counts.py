@@ -24,6 +24,7 @@ Create Date: 2026-11-24
 from collections.abc import Sequence
 
 from alembic import op
+
 from read_model.tables import RECOUNT_SQL
 
 revision: str = "0004"
