@@ -85,6 +85,8 @@ async def _publish_requested(
         config=request.config.model_dump(mode="json"),
         options=request.options.model_dump(),
         created_by=tenant,
+        webhook_url=None if request.webhook_url is None else str(request.webhook_url),
+        webhook_events=list(dict.fromkeys(request.webhook_events)),
     )
     envelope = new_envelope(
         event, source=SOURCE, event_id=event_id, tenant_id=str(tenant) if tenant else None

@@ -6,7 +6,8 @@ media-analysis command-api    the command side alone
 media-analysis query-api      the query side alone
 media-analysis processor      the media processors (a consumer group member)
 media-analysis projector      the read-model projector
-media-analysis all            api, processor and projector in one process
+media-analysis notifier       the webhook notifier (records and sends webhooks)
+media-analysis all            api, processor, projector and notifier in one process
 media-analysis migrate        alembic upgrade head
 media-analysis create-topics  create the event topics (retention forever)
 media-analysis projection rebuild  replay the log into fresh tables, then switch to them
@@ -14,6 +15,7 @@ media-analysis projection verify   compare the live table with a replay of the l
 media-analysis projection recount  rebuild the history counts from the table (after a bulk load)
 media-analysis keys create --tenant new --name NAME   a new API key (shown once)
 media-analysis keys list | keys revoke <id>           the keys, and revoking one
+media-analysis keys webhook-secret --tenant ID        create or rotate a tenant's webhook secret
 """
 
 from __future__ import annotations
@@ -82,13 +84,18 @@ async def _run_brokers(
     failures: Failures,
     until: Awaitable[None],
     stop: Callable[[], None] | None = None,
+    loops: Sequence[Close] = (),
 ) -> None:
-    """Run the consumers until ``until``, or until one of them fails (``stop`` then
+    """Run the consumers (and ``loops`` beside them, such as the notifier's delivery
+    loop) until ``until``, or until one of them fails (``stop`` then
     ends ``until``, and the failure is raised: the process exits with an error for
     its supervisor to restart it); then stop them and close what their composition
     roots built besides (connection pools, Kafka clients)."""
     for broker in brokers:
         await broker.start()
+    background = [asyncio.ensure_future(loop()) for loop in loops]
+    for task in background:
+        failures.watch(task, "a background loop")
     tune_collector()
     log.info("consumers started")
     running = asyncio.ensure_future(until)
@@ -102,8 +109,11 @@ async def _run_brokers(
             raise failed.result()
         await running
     finally:
-        for task in (running, failed):
+        running.cancel()
+        failed.cancel()
+        for task in background:
             task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         for broker in brokers:
             await broker.stop()
         for close in closers:
@@ -112,9 +122,10 @@ async def _run_brokers(
 
 def _consumers(
     settings: Settings, names: Sequence[str], failures: Failures
-) -> tuple[list[KafkaBroker], list[Close]]:
+) -> tuple[list[KafkaBroker], list[Close], list[Close]]:
     brokers: list[KafkaBroker] = []
     closers: list[Close] = []
+    loops: list[Close] = []
     if "processor" in names:
         from processors.bootstrap import build_broker as build_processor
 
@@ -127,14 +138,21 @@ def _consumers(
         broker, engine = build_projector(settings, failures)
         brokers.append(broker)
         closers.append(engine.dispose)
-    return brokers, closers
+    if "notifier" in names:
+        from notifier.bootstrap import build_broker as build_notifier
+
+        broker, deliver, close = build_notifier(settings, failures)
+        brokers.append(broker)
+        loops.append(deliver)
+        closers.append(close)
+    return brokers, closers, loops
 
 
 async def _serve(settings: Settings, api: tuple[Side, ...], consumers: Sequence[str]) -> None:
     failures = Failures()
-    brokers, closers = _consumers(settings, consumers, failures)
+    brokers, closers, loops = _consumers(settings, consumers, failures)
     if not api:
-        await _run_brokers(brokers, closers, failures, _until_signalled())
+        await _run_brokers(brokers, closers, failures, _until_signalled(), loops=loops)
         return
     server = _api_server(settings, api)
 
@@ -142,7 +160,7 @@ async def _serve(settings: Settings, api: tuple[Side, ...], consumers: Sequence[
         server.should_exit = True
 
     # uvicorn installs its own signal handlers and returns when told to stop.
-    await _run_brokers(brokers, closers, failures, server.serve(), stop_server)
+    await _run_brokers(brokers, closers, failures, server.serve(), stop_server, loops)
 
 
 WORKER_HEALTHCHECK_SECONDS = 30
@@ -208,6 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "query-api",
             "processor",
             "projector",
+            "notifier",
             "all",
             "migrate",
             "create-topics",
@@ -218,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "action",
         nargs="?",
-        choices=["rebuild", "verify", "recount", "create", "list", "revoke"],
+        choices=["rebuild", "verify", "recount", "create", "list", "revoke", "webhook-secret"],
     )
     parser.add_argument("key_id", nargs="?", help="keys revoke: the key's id")
     parser.add_argument("--tenant", help="keys create: the tenant's UUID, or 'new'")
@@ -248,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _serve_http(settings, ("command",))
     elif command == "query-api":
         _serve_http(settings, ("query",))
-    elif command in ("processor", "projector"):
+    elif command in ("processor", "projector", "notifier"):
         _run(lambda: _serve(settings, (), (command,)))
     elif command == "projection":
         from projector.commands import projection_command
@@ -259,13 +278,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif command == "keys":
         from entrypoints.key_commands import keys_command
 
-        if args.action not in ("create", "list", "revoke"):
-            parser.error("keys needs an action: create, list or revoke")
+        if args.action not in ("create", "list", "revoke", "webhook-secret"):
+            parser.error("keys needs an action: create, list, revoke or webhook-secret")
         return keys_command(
             args.action, settings, tenant=args.tenant, name=args.name, key_id=args.key_id
         )
     elif command == "all":
-        _run(lambda: _serve(settings, ("command", "query"), ("processor", "projector")))
+        _run(lambda: _serve(settings, ("command", "query"), ("processor", "projector", "notifier")))
     return 0
 
 

@@ -1,5 +1,5 @@
 """httpx's transport on a network backend that resolves every host itself and
-connects only to the addresses the policy allows (``processors.address_policy``),
+connects only to the addresses the policy allows (``infra.address_policy``),
 so neither a redirect nor DNS re-binding can reach inside."""
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import anyio
 import httpcore
 import httpx
 
-from processors.address_policy import Network, refusal_reason
+from infra.address_policy import Network, refusal_reason
 
 
 class AddressRefused(httpcore.ConnectError):
-    """Raised inside httpcore; ``processors.fetch`` maps it to FetchRefused."""
+    """Raised inside httpcore; the media fetcher and the notifier map it to their own refusal."""
 
 
 class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
