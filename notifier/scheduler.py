@@ -152,9 +152,8 @@ class Scheduler:
                 sent = Sent(now, due.url, None, "no signing secret: set WEBHOOK_SECRET", 0)
             else:
                 sent = await self._sender.send(due.url, str(due.id), body, secret)
-            next_at = (
-                None if sent.delivered else self._policy.next_attempt(due.attempts, sent.started_at)
-            )
+            final = sent.delivered or sent.refused
+            next_at = None if final else self._policy.next_attempt(due.attempts, sent.started_at)
             await store.record_attempt(
                 pool,
                 due,

@@ -24,6 +24,7 @@ from infra.guarded_transport import AddressRefused, GuardedTransport
 
 MAX_REDIRECTS = 5
 USER_AGENT = "media-analysis-notifier"
+REFUSED = "refused: "
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,11 @@ class Sent:
     @property
     def delivered(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+    @property
+    def refused(self) -> bool:
+        """The address policy refused the URL: trying again cannot change that."""
+        return self.error is not None and self.error.startswith(REFUSED)
 
 
 def signed_headers(secret: str, webhook_id: str, body: str, now: datetime) -> dict[str, str]:
@@ -80,7 +86,7 @@ class WebhookSender:
             return None, f"invalid URL: {exc}"
         for _ in range(MAX_REDIRECTS + 1):
             if current.scheme not in ("http", "https"):
-                return None, f"refused: {current.scheme}:// is not http(s)"
+                return None, f"{REFUSED}{current.scheme}:// is not http(s)"
             try:
                 request = self._client.build_request("POST", current, content=body, headers=headers)
                 response = await self._client.send(request, stream=True)
@@ -92,7 +98,7 @@ class WebhookSender:
                 )
             except httpx.TransportError as exc:
                 if isinstance(exc.__cause__, AddressRefused):
-                    return None, f"refused: {exc.__cause__}"
+                    return None, f"{REFUSED}{exc.__cause__}"
                 return None, f"cannot connect to {current.host}: {exc or type(exc).__name__}"
             if not response.is_redirect:
                 return response.status_code, None

@@ -1,0 +1,176 @@
+"""Webhook delivery lag: from a terminal event produced to the receiver having it.
+
+    make bench-webhooks WEBHOOK_RATE=100 WEBHOOK_SECONDS=30
+
+Runs on the bench stack that scripts/bench.sh starts (BENCH_DRIVER selects this
+module) with a notifier of its own. The benchmark stands in for the processors,
+which cannot complete a hundred real analyses a second on two cores: at
+``WEBHOOK_RATE`` a second it POSTs an analysis with a ``webhook_url`` (the real
+command path) and, once the 202 is back, produces that analysis's
+AnalysisCompleted to the event log (acks=all). The lag of each is from Kafka's
+acknowledgement of that event to the receiver (an HTTP server in this process
+on 127.0.0.1) having read the signed POST: the notifier's consumer and database
+writes, the projector applying the event (the body shows the state after it),
+the notifier's claim, signing and POST. Every body is verified with the
+``standardwebhooks`` library. Writes ``benchmarks/results/webhook_lag.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+import uvloop
+from aiokafka import AIOKafkaProducer
+from standardwebhooks import Webhook, WebhookVerificationError
+
+from benchmarks import scenarios
+from events import EVENTS_TOPIC, AnalysisCompleted, encode, new_envelope
+from read_model.webhooks import new_secret
+
+OUT = Path(__file__).parent / "results" / "webhook_lag.json"
+SECRET = new_secret()
+
+
+class Receiver:
+    """An ASGI app that verifies each webhook and notes when it arrived."""
+
+    def __init__(self) -> None:
+        self.arrived: dict[str, float] = {}
+        self.bad = 0
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        at = time.time()
+        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+        try:
+            payload = Webhook(SECRET).verify(b"".join(chunks), headers)
+            self.arrived.setdefault(payload["data"]["analysis_id"], at)
+        except (WebhookVerificationError, KeyError, ValueError):
+            self.bad += 1
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))], 1) if ordered else 0.0
+
+
+async def main() -> None:
+    rate = float(os.environ.get("WEBHOOK_RATE", "100"))
+    seconds = float(os.environ.get("WEBHOOK_SECONDS", "30"))
+    stack = scenarios.BenchStack.from_env()
+    receiver = Receiver()
+    port = int(os.environ.get("WEBHOOK_RECEIVER_PORT", "0")) or _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(receiver, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    serving = asyncio.create_task(server.serve())
+    hook = f"http://127.0.0.1:{port}/hook"
+
+    env = {**os.environ, "WEBHOOK_SECRET": SECRET, "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1/32"}
+    log = (stack.state / "logs" / "notifier.log").open("ab")
+    notifier = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "media-analysis"), "notifier",
+        stdout=log, stderr=log, env=env,
+    )  # fmt: skip
+    producer = AIOKafkaProducer(
+        bootstrap_servers=stack.bootstrap, acks="all", enable_idempotence=True, linger_ms=2
+    )
+    await producer.start()
+    produced: dict[str, float] = {}
+    errors = 0
+    try:
+        async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:
+
+            async def one(i: int) -> None:
+                nonlocal errors
+                body = {
+                    "prompt": f"webhook bench {i}",
+                    "media_url": stack.missing_url,
+                    "media_type": "video",
+                    "webhook_url": hook,
+                }
+                response = await client.post("/api/media/analyze", json=body)
+                if response.status_code != 202:
+                    errors += 1
+                    return
+                aid = response.json()["analysis_id"]
+                event = AnalysisCompleted(
+                    analysis_id=aid, results={}, summary="bench", topics=["bench"]
+                )
+                record = encode(new_envelope(event, source="/media-analysis/bench"))
+                await producer.send_and_wait(
+                    EVENTS_TOPIC, record.value, key=record.key, headers=list(record.headers)
+                )
+                produced[aid] = time.time()
+
+            await one(-1)  # warm-up: the notifier's group joins, its pools open
+            await _until(lambda: len(receiver.arrived) >= 1, 90)
+            produced.clear()
+            receiver.arrived.clear()
+            tasks = []
+            start = time.perf_counter()
+            for i in range(int(rate * seconds)):
+                await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
+                tasks.append(asyncio.create_task(one(i)))
+            await asyncio.gather(*tasks)
+            await _until(lambda: all(a in receiver.arrived for a in produced), 120)
+    finally:
+        await producer.stop()
+        notifier.terminate()
+        await notifier.wait()
+        log.close()
+        server.should_exit = True
+        await serving
+    lags = [(receiver.arrived[a] - t) * 1000 for a, t in produced.items() if a in receiver.arrived]
+    result = {
+        "rate": rate,
+        "seconds": seconds,
+        "completions": len(produced),
+        "delivered": len(lags),
+        "post_errors": errors,
+        "unverified": receiver.bad,
+        "lag_ms": {p: percentile(lags, q) for p, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))}
+        | {"max": round(max(lags), 1) if lags else 0.0},
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared)",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    OUT.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+def _free_port() -> int:
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _until(done: Any, within: float) -> None:
+    deadline = time.perf_counter() + within
+    while not done():
+        if time.perf_counter() > deadline:
+            return
+        await asyncio.sleep(0.1)
+
+
+if __name__ == "__main__":
+    uvloop.run(main())
