@@ -52,7 +52,11 @@ async def request_analysis(
         return await _publish_requested(request, uuid4(), publisher, None, tenant)
     if tenant is not None:
         key = f"{tenant}:{key}"  # one tenant's key never answers with another's analysis
-    claim = await idempotency.claim(key, request_hash(request.model_dump(mode="json")), uuid4())
+    # Without a webhook the digest is the one of releases before webhooks existed, so a
+    # key stored by one of them still matches the same request retried after an upgrade.
+    unset = {"webhook_url", "webhook_events"} if request.webhook_url is None else None
+    digest = request_hash(request.model_dump(mode="json", exclude=unset))
+    claim = await idempotency.claim(key, digest, uuid4())
     if not claim.owned:
         return Recorded(claim.analysis_id, None)
     event_id = str(uuid5(_EVENT_IDS, str(claim.analysis_id)))

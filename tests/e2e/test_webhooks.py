@@ -20,10 +20,18 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from standardwebhooks import Webhook
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from read_model.webhooks import new_secret
-from tests.conftest import MediaServer, Service, free_port, wait_for_status, wait_until
+from tests.conftest import (
+    MediaServer,
+    Service,
+    free_port,
+    wait_for_status,
+    wait_ready,
+    wait_until,
+)
+from tests.e2e.test_access_control import client_for, create_key, keys_cli
 
 SECRET = new_secret()
 SCHEDULE = "0.5,1,2,4,8,8,8"
@@ -303,6 +311,44 @@ def test_retry_sends_a_delivered_webhook_again_with_the_same_id(
         f"/api/media/{analysis_id}/deliveries/00000000-0000-0000-0000-000000000000/retry"
     )
     assert unknown.status_code == 404
+
+
+@pytest.fixture(scope="module")
+def auth_url(services: Any, prepared: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
+    """A second API with keys required (the session's projector and processor serve it)."""
+    env = {**prepared, "API_PORT": str(free_port()), "API_AUTH_REQUIRED": "true"}
+    api = Service("api-auth-webhooks", "api", env)
+    url = f"http://127.0.0.1:{env['API_PORT']}"
+    try:
+        wait_ready([api], url)
+        yield url, env
+    finally:
+        api.stop()
+
+
+def test_a_tenants_webhooks_are_signed_with_its_own_secret_and_hidden_from_others(
+    notifier: Any,
+    auth_url: tuple[str, dict[str, str]],
+    gone_media_url: str,
+    receiver: Receiver,
+) -> None:
+    url, env = auth_url
+    _, tenant, key = create_key(env)
+    _, _, other_key = create_key(env)
+    out = keys_cli(env, "webhook-secret", "--tenant", tenant)
+    tenant_secret = out.strip().splitlines()[-1]
+    assert tenant_secret.startswith("whsec_")
+    with client_for(url, key) as owner, client_for(url, other_key) as other:
+        analysis_id = submit(owner, gone_media_url, receiver.url)
+        delivery = settled(owner, analysis_id, timeout=30)
+        assert delivery["status"] == "delivered"
+        (request,) = receiver.requests
+        assert Webhook(tenant_secret).verify(request["body"], request["headers"])
+        with pytest.raises(WebhookVerificationError):
+            Webhook(SECRET).verify(request["body"], request["headers"])
+        assert other.get(f"/api/media/{analysis_id}/deliveries").status_code == 404
+        retry = other.post(f"/api/media/{analysis_id}/deliveries/{delivery['delivery_id']}/retry")
+        assert retry.status_code == 404
 
 
 def test_every_terminal_event_with_a_webhook_was_delivered_or_finally_failed(
