@@ -27,13 +27,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import uvicorn
 import uvloop
 from aiokafka import AIOKafkaProducer
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from benchmarks import scenarios
+from benchmarks import procstat, scenarios
 from events import EVENTS_TOPIC, AnalysisCompleted, encode, new_envelope
 from read_model.webhooks import new_secret
 
@@ -98,7 +99,8 @@ async def main() -> None:
     produced: dict[str, float] = {}
     errors = 0
     try:
-        async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:
+        limits = httpx.Limits(max_connections=512)
+        async with httpx.AsyncClient(base_url=stack.base_url, timeout=30, limits=limits) as client:
 
             async def one(i: int) -> None:
                 nonlocal errors
@@ -126,13 +128,23 @@ async def main() -> None:
             await _until(lambda: len(receiver.arrived) >= 1, 90)
             produced.clear()
             receiver.arrived.clear()
+            pids = {**procstat.bench_pids(), "notifier": notifier.pid}
+            cpu_before = {name: procstat.cpu_seconds(pid) for name, pid in pids.items()}
+            machine_before = procstat.machine_sample()
             tasks = []
             start = time.perf_counter()
             for i in range(int(rate * seconds)):
                 await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
                 tasks.append(asyncio.create_task(one(i)))
-            await asyncio.gather(*tasks)
-            await _until(lambda: all(a in receiver.arrived for a in produced), 120)
+            # A POST or produce still hanging long after the load ended counts as an error.
+            _, hanging = await asyncio.wait(tasks, timeout=120)
+            for task in hanging:
+                task.cancel()
+            errors += len(hanging)
+            await _until(lambda: all(a in receiver.arrived for a in produced), 300)
+            cpu = {n: round(procstat.cpu_seconds(p) - cpu_before[n], 1) for n, p in pids.items()}
+            busy = procstat.machine_busy_percent(machine_before, procstat.machine_sample())
+            stages = await _stages(stack.dsn, produced)
     finally:
         await producer.stop()
         notifier.terminate()
@@ -148,13 +160,44 @@ async def main() -> None:
         "delivered": len(lags),
         "post_errors": errors,
         "unverified": receiver.bad,
-        "lag_ms": {p: percentile(lags, q) for p, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))}
-        | {"max": round(max(lags), 1) if lags else 0.0},
+        "lag_ms": _percentiles(lags),
+        "stages_ms": stages,
+        "cpu_seconds": cpu,
+        "machine_busy_percent": round(busy, 1),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared)",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     OUT.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    found = {p: percentile(values, q) for p, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))}
+    return found | {"max": round(max(values), 1) if values else 0.0}
+
+
+async def _stages(dsn: str, produced: dict[str, float]) -> dict[str, dict[str, float]]:
+    """Where the time went, from the notifier's tables: event produced -> delivery
+    recorded (the notifier's consumer), recorded -> first attempt started (the
+    projection reaching the event, then the delivery loop), and the POST itself."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT d.analysis_id::text AS id, extract(epoch FROM d.created_at) AS recorded, "
+            "extract(epoch FROM a.started_at) AS started, a.duration_ms FROM webhook_delivery d "
+            "JOIN webhook_attempt a ON a.delivery_id = d.id AND a.attempt = 1 "
+            "WHERE d.analysis_id::text = ANY($1)",
+            list(produced),
+        )
+    finally:
+        await conn.close()
+    return {
+        "recorded": _percentiles([(float(r["recorded"]) - produced[r["id"]]) * 1000 for r in rows]),
+        "recorded_to_sent": _percentiles(
+            [(float(r["started"]) - float(r["recorded"])) * 1000 for r in rows]
+        ),
+        "post": _percentiles([float(r["duration_ms"]) for r in rows]),
+    }
 
 
 def _free_port() -> int:

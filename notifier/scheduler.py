@@ -20,16 +20,16 @@ import json
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 import asyncpg
 
 from infra.database import DRIVER_ERRORS
 from notifier import store
 from notifier.sender import MAX_REDIRECTS, Sent, WebhookSender
-from read_model.errors import ReadModelUnavailable
-from read_model.status import analysis_by_id, status_from_row
+from read_model.status import status_from_row
 from read_model.watermark import PositionNotices
 from read_model.webhooks import tenant_secret
 
@@ -72,6 +72,38 @@ def webhook_body(event_type: str, event_id: str, status_json: str) -> str:
     )
 
 
+class AttemptLog:
+    """Records attempts in batches: the attempts that end while a write is under
+    way go together in the next one (one transaction), instead of one each."""
+
+    def __init__(self, pool: Callable[[], Awaitable[asyncpg.Pool]]) -> None:
+        self._pool = pool
+        self._waiting: list[tuple[store.Due, store.AttemptOutcome, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def record(self, due: store.Due, outcome: store.AttemptOutcome) -> None:
+        """Return once the attempt is stored (raise what storing it raised)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((due, outcome, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write(), name="webhook-attempts")
+        await future
+
+    async def _write(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                await store.record_attempts(await self._pool(), [(d, o) for d, o, _ in batch])
+            except Exception as exc:  # handed to every attempt of the batch
+                for _, _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_result(None)
+
+
 class Scheduler:
     """Sends due deliveries until cancelled."""
 
@@ -85,6 +117,7 @@ class Scheduler:
         self._pool = pool
         self._sender = sender
         self._policy = policy
+        self._attempts = AttemptLog(pool)
         self._wake = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._notices = (
@@ -107,6 +140,7 @@ class Scheduler:
                 free = self._policy.concurrency - len(self._in_flight)
                 try:
                     claimed = await self._claim(free) if free > 0 else []
+                    claimed = await self._with_bodies(claimed)
                     failures = 0
                 except DRIVER_ERRORS as exc:
                     if not failures:
@@ -139,47 +173,49 @@ class Scheduler:
     async def _claim(self, limit: int) -> list[store.Due]:
         return await store.claim(await self._pool(), limit, self._policy.lease_seconds)
 
+    async def _with_bodies(self, claimed: list[store.Due]) -> list[store.Due]:
+        """First attempts get their body: the status as the projection shows it now
+        (it has applied the event: see ``store.claim``), kept for the retries.
+        Those whose analysis is gone (deleted) are cancelled: nothing is sent."""
+        first = [due for due in claimed if due.body is None]
+        if not first:
+            return claimed
+        pool = await self._pool()
+        rows = await store.status_rows(pool, [due.analysis_id for due in first])
+        bodies: dict[UUID, str] = {}
+        for due in first:
+            row = rows.get(due.analysis_id)
+            if row is None or row["status"] == "deleted":
+                await store.cancel(pool, due)
+                continue
+            status_json = status_from_row(row).model_dump_json()
+            bodies[due.id] = webhook_body(due.event_type, due.event_id, status_json)
+        kept = await store.save_bodies(pool, bodies) if bodies else {}
+        return [
+            due if due.body is not None else replace(due, body=kept[due.id])
+            for due in claimed
+            if due.body is not None or due.id in kept
+        ]
+
     async def _deliver(self, due: store.Due) -> None:
+        assert due.body is not None, "claimed deliveries have their body"
         pool = await self._pool()
         try:
-            body = due.body if due.body is not None else await self._first_body(pool, due)
-            if body is None:
-                await store.cancel(pool, due)
-                return
             secret = await self._secret(pool, due)
             if secret is None:
                 now = datetime.now(UTC)
                 sent = Sent(now, due.url, None, "no signing secret: set WEBHOOK_SECRET", 0)
             else:
-                sent = await self._sender.send(due.url, str(due.id), body, secret)
+                sent = await self._sender.send(due.url, str(due.id), due.body, secret)
             final = sent.delivered or sent.refused
             next_at = None if final else self._policy.next_attempt(due.attempts, sent.started_at)
-            await store.record_attempt(
-                pool,
-                due,
-                store.AttemptOutcome(
-                    sent.started_at,
-                    sent.url,
-                    sent.status_code,
-                    sent.error,
-                    sent.duration_ms,
-                    sent.delivered,
-                    next_at,
-                ),
-            )
-        except (*DRIVER_ERRORS, ReadModelUnavailable) as exc:
+            outcome = store.AttemptOutcome(
+                sent.started_at, sent.url, sent.status_code, sent.error,
+                sent.duration_ms, sent.delivered, next_at,
+            )  # fmt: skip
+            await self._attempts.record(due, outcome)
+        except DRIVER_ERRORS as exc:
             log.warning("notifier: delivery %s not recorded (%s); it comes due again", due.id, exc)
-
-    async def _first_body(self, pool: asyncpg.Pool, due: store.Due) -> str | None:
-        """The body of a first attempt, kept for the retries; None when the analysis
-        is gone (deleted: nothing more is sent about it)."""
-        row = await analysis_by_id(pool, due.analysis_id)
-        if row is None or row["status"] == "deleted":
-            return None
-        status_json = status_from_row(row).model_dump_json()
-        return await store.save_body(
-            pool, due.id, webhook_body(due.event_type, due.event_id, status_json)
-        )
 
     async def _secret(self, pool: asyncpg.Pool, due: store.Due) -> str | None:
         if due.tenant is not None:

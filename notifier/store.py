@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -28,6 +29,8 @@ from events import (
     WebhookEvent,
 )
 from infra.record_parser import Consumed
+from read_model.status import STATUS_COLUMNS
+from read_model.status import TABLE as STATUS_TABLE
 from read_model.tables import PROJECTION
 from read_model.webhooks import delivery_id
 
@@ -66,26 +69,21 @@ def relevant(item: Consumed) -> bool:
 
 
 async def record(conn: asyncpg.Connection, items: Sequence[Consumed]) -> None:
-    """Record the batch's subscriptions, deliveries and cancellations, in log order,
-    in one transaction."""
-    async with conn.transaction():
-        for item in items:
-            envelope, data = item.envelope, item.envelope.data
-            if isinstance(data, AnalysisRequested):
-                if data.webhook_url is not None:
-                    await conn.execute(
-                        _SUBSCRIBE,
-                        data.analysis_id,
-                        data.webhook_url,
-                        list(data.webhook_events),
-                        data.created_by,
-                    )
-            elif isinstance(data, AnalysisDeleted):
-                await conn.execute(_CANCEL, data.analysis_id)
-                await conn.execute(_UNSUBSCRIBE, data.analysis_id)
-            elif (kind := KIND_OF.get(envelope.type)) is not None:
-                await conn.execute(
-                    _DELIVER,
+    """Record the batch's subscriptions, then deliveries, then cancellations, in one
+    transaction (each kind in one pipelined round trip). Within one analysis that
+    is log order: a request precedes its outcomes, and a deletion ends it."""
+    subscriptions, deliveries, deleted = [], [], []
+    for item in items:
+        envelope, data = item.envelope, item.envelope.data
+        if isinstance(data, AnalysisRequested):
+            if data.webhook_url is not None:
+                events = list(data.webhook_events)
+                subscriptions.append((data.analysis_id, data.webhook_url, events, data.created_by))
+        elif isinstance(data, AnalysisDeleted):
+            deleted.append((data.analysis_id,))
+        elif (kind := KIND_OF.get(envelope.type)) is not None:
+            deliveries.append(
+                (
                     delivery_id(envelope.id),
                     envelope.id,
                     envelope.type,
@@ -94,6 +92,16 @@ async def record(conn: asyncpg.Connection, items: Sequence[Consumed]) -> None:
                     envelope.analysis_id,
                     kind,
                 )
+            )
+    async with conn.transaction():
+        for statement, rows in (
+            (_SUBSCRIBE, subscriptions),
+            (_DELIVER, deliveries),
+            (_CANCEL, deleted),
+            (_UNSUBSCRIBE, deleted),
+        ):
+            if rows:
+                await conn.executemany(statement, rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,16 +145,27 @@ async def claim(pool: asyncpg.Pool, limit: int, lease_seconds: float) -> list[Du
     return [Due(**dict(row)) for row in rows]
 
 
-async def save_body(pool: asyncpg.Pool, delivery: UUID, body: str) -> str:
-    """Keep the first attempt's body: every retry sends (and signs) the same bytes.
-    The body kept (another notifier's, when it got there first)."""
+_STATUS_ROWS = f"SELECT {', '.join(STATUS_COLUMNS)} FROM {STATUS_TABLE} WHERE id = ANY($1::uuid[])"  # noqa: S608
+_SAVE_BODIES = (
+    "UPDATE webhook_delivery d SET body = COALESCE(d.body, u.body) "
+    "FROM unnest($1::uuid[], $2::text[]) AS u(id, body) WHERE d.id = u.id "
+    "RETURNING d.id, d.body"
+)
+
+
+async def status_rows(pool: asyncpg.Pool, analyses: Sequence[UUID]) -> dict[UUID, dict[str, Any]]:
+    """The status rows (``read_model.status.STATUS_COLUMNS``) of these analyses."""
     async with pool.acquire() as conn:
-        kept: str = await conn.fetchval(
-            "UPDATE webhook_delivery SET body = COALESCE(body, $2) WHERE id = $1 RETURNING body",
-            delivery,
-            body,
-        )
-    return kept
+        rows = await conn.fetch(_STATUS_ROWS, list(analyses))
+    return {row["id"]: dict(row) for row in rows}
+
+
+async def save_bodies(pool: asyncpg.Pool, bodies: dict[UUID, str]) -> dict[UUID, str]:
+    """Keep the first attempt's bodies: every retry sends (and signs) the same bytes.
+    The bodies kept (another notifier's, where it got there first)."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(_SAVE_BODIES, list(bodies), list(bodies.values()))
+    return {row["id"]: row["body"] for row in rows}
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,32 +181,48 @@ class AttemptOutcome:
     next_attempt_at: datetime | None
 
 
-async def record_attempt(pool: asyncpg.Pool, due: Due, outcome: AttemptOutcome) -> None:
-    """The attempt and the delivery's new state, in one transaction."""
-    status = (
-        "delivered"
-        if outcome.delivered
-        else ("pending" if outcome.next_attempt_at is not None else "failed")
-    )
+_INSERT_ATTEMPT = (
+    "INSERT INTO webhook_attempt (delivery_id, attempt, started_at, url, status_code, "
+    "error, duration_ms, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+)
+_AFTER_ATTEMPTS = (
+    "UPDATE webhook_delivery d SET attempts = d.attempts + 1, status = u.status, "
+    "next_attempt_at = u.next_attempt_at, updated_at = NOW() "
+    "FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS u(id, status, next_attempt_at) "
+    "WHERE d.id = u.id AND d.status = 'pending'"
+)
+
+
+def _state_after(outcome: AttemptOutcome) -> str:
+    if outcome.delivered:
+        return "delivered"
+    return "pending" if outcome.next_attempt_at is not None else "failed"
+
+
+async def record_attempts(pool: asyncpg.Pool, done: Sequence[tuple[Due, AttemptOutcome]]) -> None:
+    """The attempts and their deliveries' new states, in one transaction."""
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(
-            "INSERT INTO webhook_attempt (delivery_id, attempt, started_at, url, status_code, "
-            "error, duration_ms, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            due.id,
-            due.attempts + 1,
-            outcome.started_at,
-            outcome.url,
-            outcome.status_code,
-            outcome.error,
-            outcome.duration_ms,
-            outcome.next_attempt_at,
+        await conn.executemany(
+            _INSERT_ATTEMPT,
+            [
+                (
+                    due.id,
+                    due.attempts + 1,
+                    o.started_at,
+                    o.url,
+                    o.status_code,
+                    o.error,
+                    o.duration_ms,
+                    o.next_attempt_at,
+                )
+                for due, o in done
+            ],
         )
         await conn.execute(
-            "UPDATE webhook_delivery SET attempts = attempts + 1, status = $2, "
-            "next_attempt_at = $3, updated_at = NOW() WHERE id = $1 AND status = 'pending'",
-            due.id,
-            status,
-            outcome.next_attempt_at,
+            _AFTER_ATTEMPTS,
+            [due.id for due, _ in done],
+            [_state_after(o) for _, o in done],
+            [o.next_attempt_at for _, o in done],
         )
 
 
