@@ -110,7 +110,11 @@ async def main() -> None:
                     "media_type": "video",
                     "webhook_url": hook,
                 }
-                response = await client.post("/api/media/analyze", json=body)
+                try:
+                    response = await client.post("/api/media/analyze", json=body)
+                except httpx.HTTPError:
+                    errors += 1
+                    return
                 if response.status_code != 202:
                     errors += 1
                     return
@@ -159,6 +163,7 @@ async def main() -> None:
         "completions": len(produced),
         "delivered": len(lags),
         "post_errors": errors,
+        "notifier_concurrency": int(os.environ.get("WEBHOOK_CONCURRENCY", "16")),
         "unverified": receiver.bad,
         "lag_ms": _percentiles(lags),
         "stages_ms": stages,

@@ -82,12 +82,15 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     httpx does not expose httpcore's ``network_backend``; the pool is rebuilt
     with it (tests prove the refusal end to end)."""
 
-    def __init__(self, allowed: Sequence[Network]) -> None:
+    def __init__(self, allowed: Sequence[Network], max_connections: int = 10) -> None:
         context = _ssl_context()
         super().__init__(verify=context, retries=0)
+        # httpcore's default is 10 connections; the notifier asks for one per send slot.
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=context,
             http1=True,
             http2=False,
             network_backend=GuardedNetworkBackend(allowed),
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
         )

@@ -60,7 +60,9 @@ def build_broker(settings: Settings, failures: Failures) -> tuple[KafkaBroker, R
     )
     # The media fetcher's networks and the webhooks' own.
     allowed = [*settings.media_fetch_allowed_networks, *settings.webhook_allowed_networks]
-    sender = WebhookSender(allowed, settings.webhook_timeout_seconds)
+    sender = WebhookSender(
+        allowed, settings.webhook_timeout_seconds, connections=settings.webhook_concurrency
+    )
     pool = _LazyPool(settings, max_size=min(settings.webhook_concurrency, 8) + 2)
     scheduler = Scheduler(pool, sender, policy, asyncpg_dsn(settings.database_url))
     register(broker, pool, scheduler.wake, failures)

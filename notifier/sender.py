@@ -61,9 +61,11 @@ def signed_headers(secret: str, webhook_id: str, body: str, now: datetime) -> di
 class WebhookSender:
     """POSTs webhooks through one guarded connection pool."""
 
-    def __init__(self, allowed: Sequence[Network], timeout_seconds: float) -> None:
+    def __init__(
+        self, allowed: Sequence[Network], timeout_seconds: float, connections: int = 16
+    ) -> None:
         self._client = httpx.AsyncClient(
-            transport=GuardedTransport(allowed),
+            transport=GuardedTransport(allowed, connections),
             follow_redirects=False,
             trust_env=False,
             timeout=httpx.Timeout(timeout_seconds),
