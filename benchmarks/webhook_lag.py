@@ -8,9 +8,9 @@ which cannot complete a hundred real analyses a second on two cores: at
 ``WEBHOOK_RATE`` a second it POSTs an analysis with a ``webhook_url`` (the real
 command path) and, once the 202 is back, produces that analysis's
 AnalysisCompleted to the event log (acks=all). The lag of each is from Kafka's
-acknowledgement of that event to the receiver (an HTTP server in this process
-on 127.0.0.1) having read the signed POST: the notifier's consumer and database
-writes, the projector applying the event (the body shows the state after it),
+acknowledgement of that event to the receiver (an HTTP server on 127.0.0.1 in a
+process of its own, ``benchmarks.webhook_receiver``) having read the signed
+POST: the notifier's consumer and database writes, the projector applying the event (the body shows the state after it),
 the notifier's claim, signing and POST. Every body is verified with the
 ``standardwebhooks`` library. Writes ``benchmarks/results/webhook_lag.json``.
 """
@@ -29,10 +29,8 @@ from typing import Any
 
 import asyncpg
 import httpx
-import uvicorn
 import uvloop
 from aiokafka import AIOKafkaProducer
-from standardwebhooks import Webhook, WebhookVerificationError
 
 from benchmarks import procstat, scenarios
 from events import EVENTS_TOPIC, AnalysisCompleted, encode, new_envelope
@@ -42,31 +40,31 @@ OUT = Path(__file__).parent / "results" / "webhook_lag.json"
 SECRET = new_secret()
 
 
-class Receiver:
-    """An ASGI app that verifies each webhook and notes when it arrived."""
+class Arrivals:
+    """What the receiver process (``benchmarks.webhook_receiver``) has logged so far."""
 
-    def __init__(self) -> None:
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._read = 0
         self.arrived: dict[str, float] = {}
         self.bad = 0
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        chunks = []
-        while True:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
-        at = time.time()
-        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
-        try:
-            payload = Webhook(SECRET).verify(b"".join(chunks), headers)
-            self.arrived.setdefault(payload["data"]["analysis_id"], at)
-        except (WebhookVerificationError, KeyError, ValueError):
-            self.bad += 1
-        await send({"type": "http.response.start", "status": 204, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
+    def refresh(self) -> None:
+        with self._path.open() as f:
+            f.seek(self._read)
+            chunk = f.read()
+        complete = chunk[: chunk.rfind("\n") + 1]
+        self._read += len(complete.encode())
+        for line in complete.splitlines():
+            if line == "bad":
+                self.bad += 1
+                continue
+            aid, at = line.split()
+            self.arrived.setdefault(aid, float(at))
+
+    def has(self, ids: Any) -> bool:
+        self.refresh()
+        return all(a in self.arrived for a in ids)
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -78,13 +76,16 @@ async def main() -> None:
     rate = float(os.environ.get("WEBHOOK_RATE", "100"))
     seconds = float(os.environ.get("WEBHOOK_SECONDS", "30"))
     stack = scenarios.BenchStack.from_env()
-    receiver = Receiver()
     port = int(os.environ.get("WEBHOOK_RECEIVER_PORT", "0")) or _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(receiver, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    serving = asyncio.create_task(server.serve())
     hook = f"http://127.0.0.1:{port}/hook"
+    arrivals_file = stack.state / "webhook-arrivals.txt"
+    arrivals_file.write_text("")
+    receiver = Arrivals(arrivals_file)
+    receiver_log = (stack.state / "logs" / "webhook-receiver.log").open("ab")
+    receiving = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "benchmarks.webhook_receiver", str(port), SECRET,
+        str(arrivals_file), stdout=receiver_log, stderr=receiver_log,
+    )  # fmt: skip
 
     env = {**os.environ, "WEBHOOK_SECRET": SECRET, "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1/32"}
     log = (stack.state / "logs" / "notifier.log").open("ab")
@@ -129,10 +130,10 @@ async def main() -> None:
                 produced[aid] = time.time()
 
             await one(-1)  # warm-up: the notifier's group joins, its pools open
-            await _until(lambda: len(receiver.arrived) >= 1, 90)
+            await _until(lambda: receiver.has(produced), 90)
             produced.clear()
             receiver.arrived.clear()
-            pids = {**procstat.bench_pids(), "notifier": notifier.pid}
+            pids = {**procstat.bench_pids(), "notifier": notifier.pid, "receiver": receiving.pid}
             cpu_before = {name: procstat.cpu_seconds(pid) for name, pid in pids.items()}
             machine_before = procstat.machine_sample()
             tasks = []
@@ -145,7 +146,7 @@ async def main() -> None:
             for task in hanging:
                 task.cancel()
             errors += len(hanging)
-            await _until(lambda: all(a in receiver.arrived for a in produced), 300)
+            await _until(lambda: receiver.has(produced), 300)
             cpu = {n: round(procstat.cpu_seconds(p) - cpu_before[n], 1) for n, p in pids.items()}
             busy = procstat.machine_busy_percent(machine_before, procstat.machine_sample())
             stages = await _stages(stack.dsn, produced)
@@ -154,8 +155,9 @@ async def main() -> None:
         notifier.terminate()
         await notifier.wait()
         log.close()
-        server.should_exit = True
-        await serving
+        receiving.terminate()
+        await receiving.wait()
+        receiver_log.close()
     lags = [(receiver.arrived[a] - t) * 1000 for a, t in produced.items() if a in receiver.arrived]
     result = {
         "rate": rate,
