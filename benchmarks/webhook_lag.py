@@ -10,8 +10,9 @@ command path) and, once the 202 is back, produces that analysis's
 AnalysisCompleted to the event log (acks=all). The lag of each is from Kafka's
 acknowledgement of that event to the receiver (an HTTP server on 127.0.0.1 in a
 process of its own, ``benchmarks.webhook_receiver``) having read the signed
-POST: the notifier's consumer and database writes, the projector applying the event (the body shows the state after it),
-the notifier's claim, signing and POST. Every body is verified with the
+POST: the notifier's consumer and database writes, the projector applying the
+event (the body shows the state after it), the notifier's claim, signing and
+POST. Every body is verified with the
 ``standardwebhooks`` library. Writes ``benchmarks/results/webhook_lag.json``.
 """
 
