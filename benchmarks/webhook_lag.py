@@ -166,7 +166,7 @@ async def main() -> None:
         "completions": len(produced),
         "delivered": len(lags),
         "post_errors": errors,
-        "notifier_concurrency": int(os.environ.get("WEBHOOK_CONCURRENCY", "16")),
+        "notifier_concurrency": int(os.environ.get("WEBHOOK_CONCURRENCY", "64")),
         "unverified": receiver.bad,
         "lag_ms": _percentiles(lags),
         "stages_ms": stages,

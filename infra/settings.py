@@ -118,7 +118,7 @@ class Settings(BaseSettings):
     )
     """Seconds before each retry (then the delivery fails): about 27 hours in all."""
     webhook_timeout_seconds: float = Field(default=10, gt=0)
-    webhook_concurrency: int = Field(default=16, ge=1, le=256)
+    webhook_concurrency: int = Field(default=64, ge=1, le=256)
     webhook_poll_seconds: float = Field(default=1.0, gt=0)
 
     # Projector

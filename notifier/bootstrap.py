@@ -63,7 +63,8 @@ def build_broker(settings: Settings, failures: Failures) -> tuple[KafkaBroker, R
     sender = WebhookSender(
         allowed, settings.webhook_timeout_seconds, connections=settings.webhook_concurrency
     )
-    pool = _LazyPool(settings, max_size=min(settings.webhook_concurrency, 8) + 2)
+    # Bodies are read and attempts written in batches: a few connections serve every slot.
+    pool = _LazyPool(settings, max_size=6)
     scheduler = Scheduler(pool, sender, policy, asyncpg_dsn(settings.database_url))
     register(broker, pool, scheduler.wake, failures)
 
