@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("media_analysis")
 
 HTTP_SERVICES = ("api", "command-api", "query-api")
-SERVICES = (*HTTP_SERVICES, "processor", "projector", "all")
+SERVICES = (*HTTP_SERVICES, "processor", "projector", "notifier", "all")
 
 
 async def _until_signalled() -> None:
