@@ -21,11 +21,11 @@ BROKERS="${MA_KAFKA_BROKERS:-$(find "$MA_STATE_DIR/kafka" -maxdepth 1 -name 'nod
 [[ "$BROKERS" != 0 ]] || BROKERS=1
 # The service processes: one for everything, or each service on its own, twice.
 if (( BROKERS >= 3 )); then
-  SERVICES=(api processor-1 processor-2 projector-1 projector-2)
+  SERVICES=(api processor-1 processor-2 projector-1 projector-2 notifier)
 else
   SERVICES=(services)
 fi
-ALL_SERVICES=(services api processor-1 processor-2 projector-1 projector-2)
+ALL_SERVICES=(services api processor-1 processor-2 projector-1 projector-2 notifier)
 mkdir -p "$RUN" "$LOGS"
 
 say() { printf '[stack] %s\n' "$*"; }
@@ -143,6 +143,7 @@ up() {
     for name in processor-1 processor-2 projector-1 projector-2; do
       start_bg "$name" "$LOGS/services.log" "$BIN/media-analysis" "${name%-*}"
     done
+    start_bg notifier "$LOGS/services.log" "$BIN/media-analysis" notifier
   else
     start_bg services "$LOGS/services.log" "$BIN/media-analysis" all
   fi
