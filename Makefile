@@ -11,6 +11,7 @@
 #   make bench-mix  only the combined mix, MIX_ROUNDS times (before/after comparisons)
 #   make bench-start  how long analyses wait to start, at START_RATE a second
 #   make bench-streams  1,000 live status streams on one API: memory, fan-out lag, POST/status p95
+#   make bench-webhooks  webhook delivery lag at WEBHOOK_RATE completions a second
 #   make bench-answer  summary, OCR and local-model answer costs (no stack needed)
 #   make bench-cluster  POST latency and visibility lag on one broker, then on three nodes
 #   make load   the PRD's Locust test against `make up`: 100 users, 100 req/s, LOAD_TIME (60s)
@@ -22,7 +23,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STATE := $(CURDIR)/.state
 
-.PHONY: help venv deps test-deps up down status logs test test-faults test-cluster lint format clean bench bench-mix bench-start bench-answer bench-streams bench-cluster profile load
+.PHONY: help venv deps test-deps up down status logs test test-faults test-cluster lint format clean bench bench-mix bench-start bench-answer bench-streams bench-webhooks bench-cluster profile load
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -94,6 +95,9 @@ bench-cluster: deps venv
 	@MA_KAFKA_BROKERS=1 BENCH_DRIVER=benchmarks.cluster scripts/bench.sh
 	@MA_KAFKA_BROKERS=3 BENCH_DRIVER=benchmarks.cluster scripts/bench.sh
 	@$(PY) -m benchmarks.report
+
+bench-webhooks: deps venv
+	@BENCH_DRIVER=benchmarks.webhook_lag scripts/bench.sh
 
 bench-answer: deps venv
 	@scripts/bench-answer.sh

@@ -53,7 +53,11 @@ async def request_analysis(
         return await _publish_requested(request, uuid4(), publisher, None, tenant)
     if tenant is not None:
         key = f"{tenant}:{key}"  # one tenant's key never answers with another's analysis
-    claim = await idempotency.claim(key, request_hash(request.model_dump(mode="json")), uuid4())
+    # Without a webhook the digest is the one of releases before webhooks existed, so a
+    # key stored by one of them still matches the same request retried after an upgrade.
+    unset = {"webhook_url", "webhook_events"} if request.webhook_url is None else None
+    digest = request_hash(request.model_dump(mode="json", exclude=unset))
+    claim = await idempotency.claim(key, digest, uuid4())
     if not claim.owned:
         bind_analysis(claim.analysis_id)
         return Recorded(claim.analysis_id, None)
@@ -87,6 +91,8 @@ async def _publish_requested(
         config=request.config.model_dump(mode="json"),
         options=request.options.model_dump(),
         created_by=tenant,
+        webhook_url=None if request.webhook_url is None else str(request.webhook_url),
+        webhook_events=list(dict.fromkeys(request.webhook_events)),
     )
     envelope = new_envelope(
         event, source=SOURCE, event_id=event_id, tenant_id=str(tenant) if tenant else None

@@ -18,7 +18,7 @@ from pydantic import (
     model_serializer,
 )
 
-from events import MediaType
+from events import DEFAULT_WEBHOOK_EVENTS, MediaType, WebhookEvent
 
 MAX_PROMPT_CHARS = 10_000
 MAX_URL_CHARS = 2048
@@ -138,6 +138,17 @@ class AnalyzeRequest(BaseModel):
     filename: str | None = Field(default=None, max_length=500, json_schema_extra=_NO_NUL)
     config: AnalysisConfig = Field(default_factory=AnalysisConfig, description="Model parameters.")
     options: AnalysisOptions = Field(default_factory=AnalysisOptions)
+    webhook_url: Annotated[AnyHttpUrl, UrlConstraints(max_length=MAX_URL_CHARS)] | None = Field(
+        default=None,
+        description="http(s) URL to POST signed webhooks to (docs/webhooks.md); its address "
+        "is checked when each webhook is sent.",
+    )
+    webhook_events: list[WebhookEvent] = Field(
+        default_factory=lambda: list(DEFAULT_WEBHOOK_EVENTS),
+        min_length=1,
+        max_length=3,
+        description="Which events send a webhook: completed, failed, progressed.",
+    )
 
     @field_validator("prompt", "filename")
     @classmethod

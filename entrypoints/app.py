@@ -28,6 +28,7 @@ from query_api.audit import router as audit_router
 from query_api.bootstrap import query_lifespan
 from query_api.console import console_router
 from query_api.contract import router as contract_router
+from query_api.deliveries import router as deliveries_router
 from query_api.operations import operations_router
 from query_api.routes import ROUTES as QUERY_ROUTES
 from query_api.routes import router as stream_router
@@ -112,6 +113,7 @@ def build_app(
         app.include_router(artifact_router(settings), responses=AUTH_RESPONSES)
         app.include_router(audit_router, responses=AUTH_RESPONSES)
         app.include_router(stream_router, responses=AUTH_RESPONSES)
+        app.include_router(deliveries_router, responses=AUTH_RESPONSES)
         app.include_router(contract_router)  # the public event contract stays open
         app.include_router(operations_router(settings), responses=AUTH_RESPONSES)
         # Last in the router: the console's pages are never matched before an API route.

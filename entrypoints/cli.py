@@ -6,7 +6,8 @@ media-analysis command-api    the command side alone
 media-analysis query-api      the query side alone
 media-analysis processor      the media processors (a consumer group member)
 media-analysis projector      the read-model projector
-media-analysis all            api, processor and projector in one process
+media-analysis notifier       the webhook notifier (records and sends webhooks)
+media-analysis all            api, processor, projector and notifier in one process
 media-analysis migrate        alembic upgrade head
 media-analysis create-topics  create the event topics (retention forever)
 media-analysis projection rebuild  replay the log into fresh tables, then switch to them
@@ -14,6 +15,7 @@ media-analysis projection verify   compare the live table with a replay of the l
 media-analysis projection recount  rebuild the history counts from the table (after a bulk load)
 media-analysis keys create --tenant new --name NAME   a new API key (shown once)
 media-analysis keys list | keys revoke <id>           the keys, and revoking one
+media-analysis keys webhook-secret --tenant ID        create or rotate a tenant's webhook secret
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("media_analysis")
 
 HTTP_SERVICES = ("api", "command-api", "query-api")
-SERVICES = (*HTTP_SERVICES, "processor", "projector", "all")
+SERVICES = (*HTTP_SERVICES, "processor", "projector", "notifier", "all")
 
 
 async def _until_signalled() -> None:
@@ -86,13 +88,18 @@ async def _run_brokers(
     failures: Failures,
     until: Awaitable[None],
     stop: Callable[[], None] | None = None,
+    loops: Sequence[Close] = (),
 ) -> None:
-    """Run the consumers until ``until``, or until one of them fails (``stop`` then
+    """Run the consumers (and ``loops`` beside them, such as the notifier's delivery
+    loop) until ``until``, or until one of them fails (``stop`` then
     ends ``until``, and the failure is raised: the process exits with an error for
     its supervisor to restart it); then stop them and close what their composition
     roots built besides (connection pools, Kafka clients)."""
     for broker in brokers:
         await broker.start()
+    background = [asyncio.ensure_future(loop()) for loop in loops]
+    for task in background:
+        failures.watch(task, "a background loop")
     tune_collector()
     log.info("consumers started")
     running = asyncio.ensure_future(until)
@@ -106,8 +113,11 @@ async def _run_brokers(
             raise failed.result()
         await running
     finally:
-        for task in (running, failed):
+        running.cancel()
+        failed.cancel()
+        for task in background:
             task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         for broker in brokers:
             await broker.stop()
         for close in closers:
@@ -116,10 +126,12 @@ async def _run_brokers(
 
 def _consumers(
     settings: Settings, names: Sequence[str], failures: Failures, ops: dict[str, OpsEndpoints]
-) -> tuple[list[KafkaBroker], list[Close]]:
-    """Build the consumers ``names``; each one's checks and gauges go to ``ops[name]``."""
+) -> tuple[list[KafkaBroker], list[Close], list[Close]]:
+    """Build the consumers ``names``; each one's checks and gauges go to ``ops[name]``;
+    also the loops that run beside them (the notifier's deliveries)."""
     brokers: list[KafkaBroker] = []
     closers: list[Close] = []
+    loops: list[Close] = []
     if "processor" in names:
         from processors.bootstrap import build_broker as build_processor
 
@@ -132,7 +144,14 @@ def _consumers(
         broker, engine = build_projector(settings, failures, ops["projector"])
         brokers.append(broker)
         closers.append(engine.dispose)
-    return brokers, closers
+    if "notifier" in names:
+        from notifier.bootstrap import build_broker as build_notifier
+
+        broker, deliver, close = build_notifier(settings, failures)
+        brokers.append(broker)
+        loops.append(deliver)
+        closers.append(close)
+    return brokers, closers, loops
 
 
 OPS_PORTS: dict[str, Callable[[Settings], int]] = {
@@ -149,13 +168,13 @@ async def _serve(settings: Settings, api: tuple[Side, ...], consumers: Sequence[
 
     failures = Failures()
     ops = {name: OpsEndpoints() for name in consumers}
-    brokers, closers = _consumers(settings, consumers, failures, ops)
+    brokers, closers, loops = _consumers(settings, consumers, failures, ops)
     if not api:
         async with contextlib.AsyncExitStack() as stack:
             for name in consumers:
-                if port := OPS_PORTS[name](settings):
+                if (port_of := OPS_PORTS.get(name)) and (port := port_of(settings)):
                     await stack.enter_async_context(serve_ops(ops[name], settings.api_host, port))
-            await _run_brokers(brokers, closers, failures, _until_signalled())
+            await _run_brokers(brokers, closers, failures, _until_signalled(), loops=loops)
         return
     # One process runs everything: the API's port answers for the consumers too.
     combined = OpsEndpoints()
@@ -167,7 +186,7 @@ async def _serve(settings: Settings, api: tuple[Side, ...], consumers: Sequence[
         server.should_exit = True
 
     # uvicorn installs its own signal handlers and returns when told to stop.
-    await _run_brokers(brokers, closers, failures, server.serve(), stop_server)
+    await _run_brokers(brokers, closers, failures, server.serve(), stop_server, loops)
 
 
 WORKER_HEALTHCHECK_SECONDS = 30
@@ -226,7 +245,8 @@ COMMANDS = {
     "query-api": "the query side of the HTTP API alone",
     "processor": "the media processors: a member of the processors' consumer group",
     "projector": "the projector: folds the event log into the read-model tables",
-    "all": "api, processor and projector in one process",
+    "notifier": "the webhook notifier: records and sends signed webhook deliveries",
+    "all": "api, processor, projector and notifier in one process",
     "migrate": "migrate the database to the newest schema (alembic upgrade head)",
     "create-topics": "create the event topics with retention forever (existing ones are kept)",
 }
@@ -256,10 +276,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     keys = commands.add_parser(
         "keys",
-        help="create, list or revoke API keys",
+        help="create, list or revoke API keys; set a tenant's webhook secret",
         description="API keys (API_AUTH_REQUIRED): a new key is shown once.",
     )
-    keys.add_argument("action", choices=["create", "list", "revoke"])
+    keys.add_argument("action", choices=["create", "list", "revoke", "webhook-secret"])
     keys.add_argument("key_id", nargs="?", help="keys revoke: the key's id")
     keys.add_argument("--tenant", help="keys create: the tenant's UUID, or 'new'")
     keys.add_argument("--name", help="keys create: a name to recognise the key by")
@@ -302,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _serve_http(settings, ("command",))
     elif command == "query-api":
         _serve_http(settings, ("query",))
-    elif command in ("processor", "projector"):
+    elif command in ("processor", "projector", "notifier"):
         _run(lambda: _serve(settings, (), (command,)))
     elif command == "projection":
         from projector.commands import projection_command
@@ -315,7 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.action, settings, tenant=args.tenant, name=args.name, key_id=args.key_id
         )
     elif command == "all":
-        _run(lambda: _serve(settings, ("command", "query"), ("processor", "projector")))
+        _run(lambda: _serve(settings, ("command", "query"), ("processor", "projector", "notifier")))
     return 0
 
 

@@ -1,4 +1,5 @@
-"""``media-analysis keys create|list|revoke``: the operator's API-key tool."""
+"""``media-analysis keys create|list|revoke|webhook-secret``: the operator's tool
+for API keys and tenants' webhook signing secrets."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from uuid import UUID, uuid4
 from http_edge import api_keys
 from infra.database import create_pool
 from infra.settings import Settings
+from read_model.webhooks import set_tenant_secret
 
 
 async def _run(
@@ -24,6 +26,16 @@ async def _run(
             out.write(
                 f"created key {info.id} for tenant {info.tenant} ({info.name})\n"
                 f"key (shown once, store it now): {key}\n"
+            )
+            return 0
+        if action == "webhook-secret":
+            if tenant in (None, "new"):
+                out.write("keys webhook-secret needs --tenant ID (the tenant's UUID)\n")
+                return 2
+            secret = await set_tenant_secret(pool, UUID(tenant))
+            out.write(
+                f"webhook secret of tenant {tenant} (replaces any earlier one; shown once):\n"
+                f"{secret}\n"
             )
             return 0
         if action == "list":

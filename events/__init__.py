@@ -15,6 +15,7 @@ from events.errors import (
     UnsupportedVersion,
 )
 from events.event_types import (
+    DEFAULT_WEBHOOK_EVENTS,
     EVENT_CLASSES,
     MEDIA_TYPES,
     AnalysisCompleted,
@@ -26,12 +27,14 @@ from events.event_types import (
     AnalysisStarted,
     MediaType,
     StageStatus,
+    WebhookEvent,
 )
 from events.serialisation import DecodedRecord, KafkaRecord, decode, decode_with_json, encode
 from events.topics import DEAD_LETTER_TOPIC, EVENTS_TOPIC
 
 __all__ = [
     "DEAD_LETTER_TOPIC",
+    "DEFAULT_WEBHOOK_EVENTS",
     "EVENTS_TOPIC",
     "EVENT_CLASSES",
     "MEDIA_TYPES",
@@ -52,6 +55,7 @@ __all__ = [
     "StageStatus",
     "UnknownEventType",
     "UnsupportedVersion",
+    "WebhookEvent",
     "caused_by",
     "dead_letter_headers",
     "decode",

@@ -24,6 +24,10 @@ MEDIA_TYPES: tuple[MediaType, ...] = ("video", "audio", "document", "image", "un
 
 StageStatus = Literal["completed", "skipped", "failed"]
 
+WebhookEvent = Literal["completed", "failed", "progressed"]
+"""What a webhook can be sent for: AnalysisCompleted, AnalysisFailed, AnalysisProgressed."""
+DEFAULT_WEBHOOK_EVENTS: tuple[WebhookEvent, ...] = ("completed", "failed")
+
 
 class AnalysisEvent(BaseModel):
     """Base of every event: frozen, strict about unknown fields."""
@@ -48,6 +52,15 @@ class AnalysisRequested(AnalysisEvent):
     config: dict[str, Any] = Field(default_factory=dict, description="Model parameters.")
     options: dict[str, Any] = Field(default_factory=dict, description="Stage switches.")
     created_by: UUID | None = Field(default=None, description="Tenant or user, when known.")
+    webhook_url: str | None = Field(
+        default=None,
+        description="http(s) URL the notifier POSTs signed webhooks to; none when absent "
+        "(and in events recorded before webhooks existed).",
+    )
+    webhook_events: list[WebhookEvent] = Field(
+        default_factory=lambda: list(DEFAULT_WEBHOOK_EVENTS),
+        description="Which events a webhook is sent for (with a webhook_url).",
+    )
 
 
 class AnalysisStarted(AnalysisEvent):

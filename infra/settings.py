@@ -6,6 +6,7 @@ the project reads ``os.environ``.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import socket
@@ -115,6 +116,19 @@ class Settings(BaseSettings):
     ocr_min_confidence: float = Field(default=0.5, ge=0, le=1)
     ocr_threads: int = Field(default=2, ge=1, le=64)
 
+    # Webhook notifier (docs/webhooks.md)
+    webhook_secret: SecretStr | None = None
+    """``whsec_`` + base64: signs every webhook of analyses without a tenant secret."""
+    webhook_allowed_networks: Annotated[list[Network], NoDecode] = Field(default_factory=list)
+    webhook_retry_schedule: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],
+        min_length=1,
+    )
+    """Seconds before each retry (then the delivery fails): about 27 hours in all."""
+    webhook_timeout_seconds: float = Field(default=10, gt=0)
+    webhook_concurrency: int = Field(default=64, ge=1, le=256)
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)
+
     # Projector
     projector_group_id: str = Field(default="media-analysis-projector", min_length=1)
 
@@ -133,9 +147,14 @@ class Settings(BaseSettings):
     otel_sdk_disabled: bool = False
     otel_service_name: str = ""
 
-    @field_validator("media_fetch_allowed_networks", mode="before")
+    @field_validator(
+        "media_fetch_allowed_networks",
+        "webhook_allowed_networks",
+        "webhook_retry_schedule",
+        mode="before",
+    )
     @classmethod
-    def _split_networks(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
@@ -145,6 +164,28 @@ class Settings(BaseSettings):
     def _split_tenants(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _delays_not_negative(cls, value: list[float]) -> list[float]:
+        if any(delay < 0 for delay in value):
+            raise ValueError("WEBHOOK_RETRY_SCHEDULE: delays are seconds, none negative")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _standard_webhooks_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not value.get_secret_value().startswith("whsec_"):
+            raise ValueError("WEBHOOK_SECRET must be whsec_ followed by base64 bytes")
+        try:
+            key = base64.b64decode(value.get_secret_value()[6:], validate=True)
+        except ValueError as exc:
+            raise ValueError("WEBHOOK_SECRET must be whsec_ followed by base64 bytes") from exc
+        if len(key) < 24:
+            raise ValueError("WEBHOOK_SECRET must hold at least 24 random bytes")
         return value
 
     @field_validator("database_url")

@@ -14,7 +14,8 @@ from pathlib import Path
 import anyio
 import httpx
 
-from processors.address_policy import Network
+from infra.address_policy import Network
+from infra.guarded_transport import AddressRefused, GuardedTransport
 from processors.errors import (
     FetchError,
     FetchHTTPError,
@@ -23,7 +24,6 @@ from processors.errors import (
     FetchTooLarge,
     FetchUnreachable,
 )
-from processors.guarded_transport import AddressRefused, GuardedTransport
 
 MAX_REDIRECTS = 5
 CHUNK = 64 * 1024

@@ -21,11 +21,11 @@ BROKERS="${MA_KAFKA_BROKERS:-$(find "$MA_STATE_DIR/kafka" -maxdepth 1 -name 'nod
 [[ "$BROKERS" != 0 ]] || BROKERS=1
 # The service processes: one for everything, or each service on its own, twice.
 if (( BROKERS >= 3 )); then
-  SERVICES=(api processor-1 processor-2 projector-1 projector-2)
+  SERVICES=(api processor-1 processor-2 projector-1 projector-2 notifier)
 else
   SERVICES=(services)
 fi
-ALL_SERVICES=(services api processor-1 processor-2 projector-1 projector-2)
+ALL_SERVICES=(services api processor-1 processor-2 projector-1 projector-2 notifier)
 mkdir -p "$RUN" "$LOGS"
 
 say() { printf '[stack] %s\n' "$*"; }
@@ -56,6 +56,15 @@ stop_pid() {  # stop_pid NAME : SIGTERM, wait, then SIGKILL; only our own pid
   kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
   rm -f "$pidfile"
   say "$name stopped"
+}
+
+webhook_secret() {  # the notifier signs webhooks with WEBHOOK_SECRET: make one once
+  if [[ -n "$(env_value WEBHOOK_SECRET)" ]]; then return; fi
+  local secret
+  secret="whsec_$(head -c 32 /dev/urandom | base64 -w0)"
+  if [[ -s .env && -n "$(tail -c 1 .env)" ]]; then echo >>.env; fi
+  printf 'WEBHOOK_SECRET=%s\n' "$secret" >>.env
+  say "generated a WEBHOOK_SECRET into .env (receivers verify webhooks with it)"
 }
 
 sample_media() {
@@ -123,6 +132,7 @@ up() {
   # The local stack fetches the sample media from 127.0.0.1; production leaves this empty.
   export MEDIA_FETCH_ALLOWED_NETWORKS="${MEDIA_FETCH_ALLOWED_NETWORKS:-$(env_value MEDIA_FETCH_ALLOWED_NETWORKS)}"
   export MEDIA_FETCH_ALLOWED_NETWORKS="${MEDIA_FETCH_ALLOWED_NETWORKS:-127.0.0.1/32}"
+  webhook_secret
   "$BIN/media-analysis" migrate
   "$BIN/media-analysis" create-topics
   sample_media
@@ -133,6 +143,7 @@ up() {
     for name in processor-1 processor-2 projector-1 projector-2; do
       start_bg "$name" "$LOGS/services.log" "$BIN/media-analysis" "${name%-*}"
     done
+    start_bg notifier "$LOGS/services.log" "$BIN/media-analysis" notifier
   else
     start_bg services "$LOGS/services.log" "$BIN/media-analysis" all
   fi
@@ -145,6 +156,7 @@ up() {
 [stack] ready: $base  (OpenAPI docs: $base/docs)
 [stack] Kafka: $KAFKA_BOOTSTRAP_SERVERS   PostgreSQL: ${DATABASE_URL%%@*}@…
 [stack] sample media: http://127.0.0.1:$SAMPLES_PORT/sample.mp4
+[stack] webhooks: signed with WEBHOOK_SECRET from .env (docs/webhooks.md)
 [stack] answers: $answers
 [stack] logs: $LOGS/services.log (make logs); Kafka and PostgreSQL logs under $MA_STATE_DIR
 [stack] stop with: make down

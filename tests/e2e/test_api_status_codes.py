@@ -105,6 +105,10 @@ def test_post_malformed_json_answers_400(client: httpx.Client) -> None:
         ({"config": {"nested": ["\x00"]}}, "config", "NUL"),
         ({"options": {"make_coffee": True}}, "options.make_coffee", "not permitted"),
         ({"surprise": 1}, "surprise", "not permitted"),
+        ({"webhook_url": "ftp://example.com/hook"}, "webhook_url", "scheme"),
+        ({"webhook_url": "not a url"}, "webhook_url", "URL"),
+        ({"webhook_events": ["deleted"]}, "webhook_events.0", "'completed'"),
+        ({"webhook_events": []}, "webhook_events", "at least 1 item"),
     ],
 )
 def test_post_invalid_field_answers_422_naming_it(

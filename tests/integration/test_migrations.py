@@ -167,6 +167,10 @@ def test_each_migration_rolls_back_on_its_own(scratch_db: str) -> None:
     alembic(scratch_db, "upgrade", "head")
     tables = asyncio.run(_catalog(scratch_db))["tables"]
     steps = [
+        (
+            "0005",
+            {"webhook_subscription", "webhook_delivery", "webhook_attempt", "webhook_secret"},
+        ),
         ("0004", {"api_key"}),
         ("0003", {"analysis_count"}),
         ("0002", {"idempotency_key"}),

@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from processors.address_policy import refusal_reason
+from infra.address_policy import refusal_reason
 
 REFUSED = [
     "127.0.0.1",

@@ -5,10 +5,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
-from events import AnalysisDeleted, Envelope, UnsupportedVersion, decode
+from events import (
+    AnalysisDeleted,
+    AnalysisRequested,
+    Envelope,
+    UnsupportedVersion,
+    decode,
+    encode,
+    new_envelope,
+)
 from read_model.fold import AnalysisState, apply
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "events"
@@ -51,3 +60,23 @@ def test_a_version_newer_than_the_code_is_refused() -> None:
     headers = [(k, b"3" if k == "ce_schemaversion" else v) for k, v in headers]
     with pytest.raises(UnsupportedVersion):
         decode(json.dumps(record["value"]).encode(), headers)
+
+
+def test_a_request_stored_before_webhooks_existed_decodes_without_a_webhook() -> None:
+    requested = stored("analysis_requested_v1.json").data
+    assert isinstance(requested, AnalysisRequested)
+    assert requested.webhook_url is None
+    assert requested.webhook_events == ["completed", "failed"]
+
+
+def test_a_request_with_a_webhook_keeps_it_through_the_log() -> None:
+    event = AnalysisRequested(
+        analysis_id=uuid4(),
+        prompt="p",
+        media_url="https://media.example/a.mp4",
+        media_type="video",
+        webhook_url="https://hooks.example/h",
+        webhook_events=["progressed", "completed"],
+    )
+    record = encode(new_envelope(event, source="/test"))
+    assert decode(record.value, list(record.headers)).data == event

@@ -1,5 +1,5 @@
 """httpx's transport on a network backend that resolves every host itself and
-connects only to the addresses the policy allows (``processors.address_policy``),
+connects only to the addresses the policy allows (``infra.address_policy``),
 so neither a redirect nor DNS re-binding can reach inside."""
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import anyio
 import httpcore
 import httpx
 
-from processors.address_policy import Network, refusal_reason
+from infra.address_policy import Network, refusal_reason
 
 
 class AddressRefused(httpcore.ConnectError):
-    """Raised inside httpcore; ``processors.fetch`` maps it to FetchRefused."""
+    """Raised inside httpcore; the media fetcher and the notifier map it to their own refusal."""
 
 
 class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
@@ -82,12 +82,15 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     httpx does not expose httpcore's ``network_backend``; the pool is rebuilt
     with it (tests prove the refusal end to end)."""
 
-    def __init__(self, allowed: Sequence[Network]) -> None:
+    def __init__(self, allowed: Sequence[Network], max_connections: int = 10) -> None:
         context = _ssl_context()
         super().__init__(verify=context, retries=0)
+        # httpcore's default is 10 connections; the notifier asks for one per send slot.
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=context,
             http1=True,
             http2=False,
             network_backend=GuardedNetworkBackend(allowed),
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
         )

@@ -1,8 +1,9 @@
-"""Which addresses the media fetcher may connect to.
+"""Which addresses the media fetcher and the webhook notifier may connect to.
 
 Only public unicast addresses, unless the operator allows networks in
-MEDIA_FETCH_ALLOWED_NETWORKS. Checked on the resolved address of every
-connection, so DNS tricks and redirects cannot reach inside.
+MEDIA_FETCH_ALLOWED_NETWORKS (and, for webhooks, WEBHOOK_ALLOWED_NETWORKS).
+Checked on the resolved address of every connection, so DNS tricks and
+redirects cannot reach inside.
 """
 
 from __future__ import annotations
