@@ -74,7 +74,7 @@ async def grab_picture(
             "1",
             f"file:{target}",
         ],
-        timeout=ctx.settings.timeout_seconds,
+        timeout=ctx.stage_timeout,
         what=what,
     )
 
@@ -132,7 +132,7 @@ async def contact_sheet(ctx: StageContext) -> dict[str, Any]:
         .global_args(*FFMPEG_QUIET, "-loglevel", "error")
         .compile()
     )
-    await run_checked(args, timeout=ctx.settings.timeout_seconds, what="contact sheet")
+    await run_checked(args, timeout=ctx.stage_timeout, what="contact sheet")
     return {
         "columns": columns,
         "rows": rows,
