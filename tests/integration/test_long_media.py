@@ -23,7 +23,18 @@ from processors.stages.context import StageSettings
 from tests.conftest import MediaServer
 from tests.stage_samples import SENTENCE, assert_valid_results, speech_wav
 
-SPEECH = ". ".join([SENTENCE, "Then we will walk back home for dinner", SENTENCE])
+SPEECH = ". ".join(
+    [
+        SENTENCE,
+        "Then we will walk back home for dinner",
+        "The library stays open late on Thursdays",
+        SENTENCE,
+        "The garden club finished the new greenhouse",
+        "Volunteers bring water and gloves to the spring fair",
+        SENTENCE,
+    ]
+)
+"""About 35 seconds of speech: seven chunks of five seconds."""
 
 
 @pytest.fixture(scope="module")
