@@ -51,6 +51,9 @@ STAGE = "media_analysis.stage"
 STAGE_STATUS = "media_analysis.stage.status"
 FETCH_PROGRESS = 10
 PROBE_PROGRESS = 20
+STAGE_WEIGHTS = {"audio": 2, "transcript": 6}
+"""Shares of the progress after the probe (others weigh 1), roughly as long as
+the stages take, so ``progress`` moves with the time spent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,9 +109,11 @@ async def run_analysis(
         if fit_deadline is not None:
             fit_deadline(ctx.duration)
         planned = stages_after_probe(ctx.media_type)
-        for index, stage in enumerate(planned, 1):
-            share = (100 - PROBE_PROGRESS) * index // len(planned)
-            await runner.run(stage, PROBE_PROGRESS + share)
+        total = sum(STAGE_WEIGHTS.get(stage.name, 1) for stage in planned)
+        done = 0
+        for stage in planned:
+            done += STAGE_WEIGHTS.get(stage.name, 1)
+            await runner.run(stage, PROBE_PROGRESS + (100 - PROBE_PROGRESS) * done // total)
     except _AnalysisFailed as failed:
         log.info("analysis %s failed at %s: %s", analysis_id, failed.stage, failed.error)
         await config.stages.artifacts.remove_all(analysis_id)
