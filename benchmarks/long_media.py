@@ -133,7 +133,11 @@ async def follow(client: httpx.AsyncClient, analysis_id: str, within: float) -> 
     started = time.perf_counter()
     seen: list[tuple[float, int]] = []
     while time.perf_counter() - started < within:
-        body = (await client.get(f"/api/media/status/{analysis_id}")).json()
+        try:
+            body = (await client.get(f"/api/media/status/{analysis_id}")).json()
+        except httpx.HTTPError:  # an overloaded API's slow answer: ask again
+            await asyncio.sleep(POLL_SECONDS)
+            continue
         if not seen or body["progress"] != seen[-1][1]:
             seen.append((round(time.perf_counter() - started, 1), body["progress"]))
         if body["status"] in TERMINAL:
