@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     # Processors
     processor_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     analysis_deadline_seconds: float = Field(default=600, gt=0)
-    analysis_deadline_per_media_second: float = Field(default=2.0, ge=0)
+    analysis_deadline_per_media_second: float = Field(default=4.0, ge=0)
     analysis_deadline_max_seconds: float = Field(default=6 * 3600, gt=0)
     media_fetch_allowed_networks: Annotated[list[Network], NoDecode] = Field(default_factory=list)
     media_fetch_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
@@ -93,7 +93,7 @@ class Settings(BaseSettings):
     # Analysis stages and their providers
     artifact_dir: Path = Path(".state/artifacts")
     stage_timeout_seconds: float = Field(default=300, gt=0)
-    stage_timeout_per_media_second: float = Field(default=1.0, ge=0)
+    stage_timeout_per_media_second: float = Field(default=2.0, ge=0)
     stage_timeout_max_seconds: float = Field(default=4 * 3600, gt=0)
     stage_memory_limit_mb: int = Field(default=2048, ge=0)
     """Address space of each heavy stage's child process (transcription, ffmpeg); 0: none."""
