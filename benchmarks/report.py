@@ -480,6 +480,14 @@ def render(
     return "\n".join(lines)
 
 
+def _failed_stages(analyses: list[dict[str, Any]]) -> str:
+    failed = [n for a in analyses for n, st in a["stages"].items() if st["status"] == "failed"]
+    if not failed:
+        return ""
+    counts = ", ".join(f"{name} x{failed.count(name)}" for name in sorted(set(failed)))
+    return f" (failed stages: {counts})"
+
+
 def long_media(r: dict[str, Any]) -> str:
     """The section of ``make bench-long`` (benchmarks/long_media.py)."""
     lines = [
@@ -509,7 +517,8 @@ def long_media(r: dict[str, Any]) -> str:
         lines += [
             "",
             f"{len(c['analyses'])} at once, API under {c['api_rate']:g} req/s of POST + status: "
-            f"{c['completed']} completed in {c['end_to_end_seconds']} s; worst 30-second window "
+            f"{c['completed']} completed in {c['end_to_end_seconds']} s"
+            f"{_failed_stages(c['analyses'])}; worst 30-second window "
             f"p95 POST {c['post_p95_ms_worst_window']} ms, status "
             f"{c['status_p95_ms_worst_window']} ms; processor tree peak PSS "
             f"{c['peak_pss_mb']} MiB; after: {alive}.",
