@@ -496,6 +496,7 @@ def long_media(r: dict[str, Any]) -> str:
         "",
         "Each analysed alone by a processor with one slot; real-time factor = seconds per",
         "second of media; peak PSS of the processor's process tree (its stage children too).",
+        *([f"Conditions: {r['conditions']}"] if r.get("conditions") else []),
         "",
         "| media | outcome | end to end s | RTF audio | RTF transcript | RTF frames | progress "
         "rises | longest gap s | peak PSS MiB | status JSON bytes |",
