@@ -14,6 +14,7 @@
 #   make bench-webhooks  webhook delivery lag at WEBHOOK_RATE completions a second
 #   make bench-answer  summary, OCR and local-model answer costs (no stack needed)
 #   make bench-cluster  POST latency and visibility lag on one broker, then on three nodes
+#   make bench-long  10- and 60-minute speech, a 30-minute video, four hours at once (memory, time, progress)
 #   make load   the PRD's Locust test against `make up`: 100 users, 100 req/s, LOAD_TIME (60s)
 
 SHELL := /bin/bash
@@ -23,7 +24,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STATE := $(CURDIR)/.state
 
-.PHONY: help venv deps test-deps up down status logs test test-faults test-cluster lint format clean bench bench-mix bench-start bench-answer bench-streams bench-webhooks bench-cluster profile load
+.PHONY: help venv deps test-deps up down status logs test test-faults test-cluster lint format clean bench bench-mix bench-start bench-answer bench-streams bench-webhooks bench-cluster bench-long profile load
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -95,6 +96,9 @@ bench-cluster: deps venv
 	@MA_KAFKA_BROKERS=1 BENCH_DRIVER=benchmarks.cluster scripts/bench.sh
 	@MA_KAFKA_BROKERS=3 BENCH_DRIVER=benchmarks.cluster scripts/bench.sh
 	@$(PY) -m benchmarks.report
+
+bench-long: deps venv
+	@BENCH_DRIVER=benchmarks.long_media scripts/bench.sh
 
 bench-webhooks: deps venv
 	@BENCH_DRIVER=benchmarks.webhook_lag scripts/bench.sh

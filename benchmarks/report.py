@@ -1,8 +1,9 @@
 """Write BENCHMARKS.md: the latest results against the goals, then the detail.
 
-Reads benchmarks/results/latest.json (``make bench``) and
+Reads benchmarks/results/latest.json (``make bench``),
 benchmarks/projector_backlog.json (``benchmarks/projector_backlog.py``, run on
-its own). Every figure in the page comes from those two files; how to run the
+its own) and benchmarks/results/long_media.json (``make bench-long``). Every
+figure in the page comes from those files; how to run the
 benchmarks and read the figures is in docs/benchmarks.md. One module because it
 renders one page, section by section, from one results file.
 """
@@ -17,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 BACKLOG = ROOT / "benchmarks" / "projector_backlog.json"
 CLUSTER = ROOT / "benchmarks" / "results" / "cluster.json"
+LONG_MEDIA = ROOT / "benchmarks" / "results" / "long_media.json"
 HEADER = (
     "| {first} | target req/s | achieved req/s | requests | errors | p50 ms | p95 ms | p99 ms "
     "| API CPU ms/req |"
@@ -478,13 +480,63 @@ def render(
     return "\n".join(lines)
 
 
+def _failed_stages(analyses: list[dict[str, Any]]) -> str:
+    failed = [n for a in analyses for n, st in a["stages"].items() if st["status"] == "failed"]
+    if not failed:
+        return ""
+    counts = ", ".join(f"{name} x{failed.count(name)}" for name in sorted(set(failed)))
+    return f" (failed stages: {counts})"
+
+
+def long_media(r: dict[str, Any]) -> str:
+    """The section of ``make bench-long`` (benchmarks/long_media.py)."""
+    lines = [
+        "",
+        "## Long media (`make bench-long`)",
+        "",
+        "Each analysed alone by a processor with one slot; real-time factor = seconds per",
+        "second of media; peak PSS of the processor's process tree (its stage children too).",
+        *([f"Conditions: {r['conditions']}"] if r.get("conditions") else []),
+        "",
+        "| media | outcome | end to end s | RTF audio | RTF transcript | RTF frames | progress "
+        "rises | longest gap s | peak PSS MiB | status JSON bytes |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, a in r.get("alone", {}).items():
+        rtf = {k: v["real_time_factor"] for k, v in a["stages"].items()}
+        lines.append(
+            f"| {name} | {a['status']} | {a['end_to_end_seconds']} | {rtf.get('audio', '')} "
+            f"| {rtf.get('transcript', '')} | {rtf.get('frames', '')} | {a['progress_rises']} "
+            f"| {a['longest_progress_gap_seconds']} | {a['peak_pss_mb']} "
+            f"| {a['status_body_bytes']} |"
+        )
+    c = r.get("concurrent")
+    if c:
+        alive = ", ".join(
+            f"{k} {'alive' if v else 'GONE'}" for k, v in c["processes_alive_after"].items()
+        )
+        lines += [
+            "",
+            f"{len(c['analyses'])} at once, API under {c['api_rate']:g} req/s of POST + status: "
+            f"{c['completed']} completed in {c['end_to_end_seconds']} s"
+            f"{_failed_stages(c['analyses'])}; worst 30-second window "
+            f"p95 POST {c['post_p95_ms_worst_window']} ms, status "
+            f"{c['status_p95_ms_worst_window']} ms; processor tree peak PSS "
+            f"{c['peak_pss_mb']} MiB; after: {alive}.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     import sys
 
     source = Path(sys.argv[1]) if len(sys.argv) > 1 else RESULTS  # e.g. results/partial.json
     backlog = json.loads(BACKLOG.read_text()) if BACKLOG.exists() else None
     cluster = json.loads(CLUSTER.read_text()) if CLUSTER.exists() else None
-    (ROOT / "BENCHMARKS.md").write_text(render(json.loads(source.read_text()), backlog, cluster))
+    page = render(json.loads(source.read_text()), backlog, cluster)
+    if LONG_MEDIA.exists():
+        page += long_media(json.loads(LONG_MEDIA.read_text()))
+    (ROOT / "BENCHMARKS.md").write_text(page)
     print("[bench] BENCHMARKS.md written")
 
 

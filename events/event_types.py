@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 MediaType = Literal["video", "audio", "document", "image", "unknown"]
 MEDIA_TYPES: tuple[MediaType, ...] = ("video", "audio", "document", "image", "unknown")
 
-StageStatus = Literal["completed", "skipped", "failed"]
+StageStatus = Literal["completed", "skipped", "failed", "running"]
 
 WebhookEvent = Literal["completed", "failed", "progressed"]
 """What a webhook can be sent for: AnalysisCompleted, AnalysisFailed, AnalysisProgressed."""
@@ -73,14 +73,25 @@ class AnalysisStarted(AnalysisEvent):
 
 
 class AnalysisProgressed(AnalysisEvent):
-    """One stage of the analysis finished (completed, skipped or failed)."""
+    """One stage of the analysis finished (completed, skipped or failed), or a
+    long stage is under way (running, with its own fraction done)."""
 
     TYPE: ClassVar[str] = "media-analysis.analysis.progressed"
 
     stage: str = Field(description="Stage name, e.g. 'fetch' or 'probe'.")
-    stage_status: StageStatus = Field(description="How the stage ended.")
+    stage_status: StageStatus = Field(
+        description="How the stage ended; 'running' while a long stage is under way "
+        "(then at most one event every PROGRESS_INTERVAL_SECONDS)."
+    )
     progress: int = Field(ge=0, le=100, description="Overall progress after this stage.")
     detail: str | None = Field(default=None, description="Why a stage was skipped or failed.")
+    stage_progress: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="The running stage's own fraction done (0 to 1); null once it ended "
+        "and in older events.",
+    )
 
 
 class AnalysisCompleted(AnalysisEvent):

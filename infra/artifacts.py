@@ -1,4 +1,5 @@
-"""Artifacts the analysis stages produce (frames, contact sheets, thumbnails).
+"""Artifacts the analysis stages produce (frames, contact sheets, thumbnails,
+transcripts and subtitles, silence lists).
 
 A small port, ``ArtifactStore``, with a local-directory implementation
 (``ARTIFACT_DIR``). The processors write through it; the query side reads
@@ -31,6 +32,8 @@ CONTENT_TYPES = {
     ".png": "image/png",
     ".json": "application/json",
     ".txt": "text/plain; charset=utf-8",
+    ".srt": "application/x-subrip; charset=utf-8",
+    ".vtt": "text/vtt; charset=utf-8",
 }
 
 

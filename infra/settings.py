@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     # Processors
     processor_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     analysis_deadline_seconds: float = Field(default=600, gt=0)
+    analysis_deadline_per_media_second: float = Field(default=4.0, ge=0)
+    analysis_deadline_max_seconds: float = Field(default=6 * 3600, gt=0)
     media_fetch_allowed_networks: Annotated[list[Network], NoDecode] = Field(default_factory=list)
     media_fetch_max_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
     media_fetch_timeout_seconds: float = Field(default=120, gt=0)
@@ -92,6 +94,13 @@ class Settings(BaseSettings):
     # Analysis stages and their providers
     artifact_dir: Path = Path(".state/artifacts")
     stage_timeout_seconds: float = Field(default=300, gt=0)
+    stage_timeout_per_media_second: float = Field(default=2.0, ge=0)
+    stage_timeout_max_seconds: float = Field(default=4 * 3600, gt=0)
+    stage_memory_limit_mb: int = Field(default=2048, ge=0)
+    """Address space of each heavy stage's child process (transcription, ffmpeg); 0: none."""
+    stage_nice: int = Field(default=10, ge=0, le=19)
+    progress_interval_seconds: float = Field(default=5, ge=0)
+    transcription_chunk_seconds: float = Field(default=120, ge=5, le=1800)
     frame_count: int = Field(default=6, ge=1, le=24)
     contact_sheet_font: Path = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
     whisper_model: str = ""

@@ -65,6 +65,7 @@ def build_broker(
         work_dir=settings.work_dir.resolve(),
         fetcher=fetcher,
         stages=StageSettings.from_settings(settings, artifacts),
+        progress_interval_seconds=settings.progress_interval_seconds,
     )
 
     async def publish(cause: Envelope, event: AnalysisEvent) -> None:
@@ -104,6 +105,8 @@ def build_broker(
         partitions=PartitionControl(control, ends, failures),
         concurrency=settings.processor_concurrency,
         deadline_seconds=settings.analysis_deadline_seconds,
+        deadline_per_media_second=settings.analysis_deadline_per_media_second,
+        deadline_max_seconds=settings.analysis_deadline_max_seconds,
         retry=RetryPolicy(
             max_attempts=settings.analysis_max_attempts,
             base_seconds=settings.analysis_retry_backoff_seconds,

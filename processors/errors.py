@@ -9,6 +9,7 @@ StageError
 │   └── FetchTimeout    over MEDIA_FETCH_TIMEOUT_SECONDS
 ├── MediaUndecodable    ffprobe cannot read the file as media
 ├── DocumentUnreadable  a document whose text cannot be extracted
+├── StageOutOfMemory    a stage's child process reached STAGE_MEMORY_LIMIT_MB
 └── ProviderError       a transcription or LLM provider failed
 """
 
@@ -66,6 +67,13 @@ class MediaTooLarge(StageError):
 
 class DocumentUnreadable(StageError):
     code = "document_unreadable"
+
+
+class StageOutOfMemory(StageError):
+    """A stage's child process reached its memory ceiling (STAGE_MEMORY_LIMIT_MB):
+    the stage fails, the processor and the API carry on."""
+
+    code = "stage_out_of_memory"
 
 
 class ProviderError(StageError):

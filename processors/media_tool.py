@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from processors.errors import StageError
 
 FFMPEG_QUIET = ("-hide_banner", "-nostdin", "-nostats", "-y")
+LINE_LIMIT = 1024 * 1024
+KEPT_ERROR_LINES = 20
+
+OnLine = Callable[[str], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +59,49 @@ async def run_checked(args: list[str], *, timeout: float, what: str) -> ToolRun:
     if run.returncode != 0:
         raise StageError(f"{what} failed: {run.last_error_line()}")
     return run
+
+
+async def run_streaming(
+    args: list[str],
+    *,
+    timeout: float,  # noqa: ASYNC109 (kills the process, not just the wait)
+    what: str,
+    on_stdout: OnLine | None = None,
+    on_stderr: OnLine | None = None,
+) -> ToolRun:
+    """Run ``args`` and hand each output line to its callback as it comes, so
+    a long run's output is never held whole; ``stderr`` keeps its last lines."""
+    process = await asyncio.create_subprocess_exec(
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.DEVNULL,
+        limit=LINE_LIMIT,
+    )
+    tail: deque[str] = deque(maxlen=KEPT_ERROR_LINES)
+
+    async def pump(stream: asyncio.StreamReader | None, on_line: OnLine | None, keep: bool) -> None:
+        assert stream is not None
+        async for raw in stream:
+            line = raw.decode(errors="replace").rstrip("\r\n")
+            if keep:
+                tail.append(line)
+            if on_line is not None:
+                await on_line(line)
+
+    try:
+        async with asyncio.timeout(timeout):
+            await asyncio.gather(
+                pump(process.stdout, on_stdout, False), pump(process.stderr, on_stderr, True)
+            )
+            returncode = await process.wait()
+    except TimeoutError as exc:
+        await _kill(process)
+        raise StageError(f"{what} took longer than {timeout:g}s") from exc
+    except BaseException:
+        await _kill(process)  # cancelled, or a callback failed: the process ends too
+        raise
+    return ToolRun(returncode, b"", "\n".join(tail).encode())
 
 
 async def _kill(process: asyncio.subprocess.Process) -> None:

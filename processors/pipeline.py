@@ -1,7 +1,11 @@
 """One analysis from request to outcome: fetch, probe (resolving ``unknown``),
 then the stages its media type and options call for (``stages.plan``). After
-each stage an AnalysisProgressed (status, progress rising to 100), then
-exactly one AnalysisCompleted or AnalysisFailed.
+each stage an AnalysisProgressed (status, progress rising to 100), and
+during a long stage one every ``progress_interval_seconds`` at most
+(``stage_status`` running, the stage's own fraction done, the overall
+progress between the stage's start and end), then exactly one
+AnalysisCompleted or AnalysisFailed. Once the probe knows the media's
+duration, the runtime's deadline is fitted to it (``fit_deadline``).
 
 A stage ends completed, skipped (with the reason) or failed. A failure of an
 essential stage (fetch, probe, document, image) or a retryable failure of any
@@ -39,12 +43,17 @@ from processors.stages.plan import PROBE, stages_after_probe
 log = logging.getLogger(__name__)
 
 Emit = Callable[[AnalysisEvent], Awaitable[None]]
+FitDeadline = Callable[[float | None], None]
+"""Fit the analysis's deadline to the media's duration in seconds."""
 
 RESULTS_VERSION = 1
 STAGE = "media_analysis.stage"
 STAGE_STATUS = "media_analysis.stage.status"
 FETCH_PROGRESS = 10
 PROBE_PROGRESS = 20
+STAGE_WEIGHTS = {"audio": 2, "transcript": 6}
+"""Shares of the progress after the probe (others weigh 1), roughly as long as
+the stages take, so ``progress`` moves with the time spent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +63,7 @@ class PipelineConfig:
     fetcher: MediaFetcher
     probe_timeout_seconds: float = 60
     stages: StageSettings = field(default_factory=StageSettings)
+    progress_interval_seconds: float = 5
 
 
 class _AnalysisFailed(Exception):
@@ -63,7 +73,12 @@ class _AnalysisFailed(Exception):
 
 
 async def run_analysis(
-    request: AnalysisRequested, emit: Emit, config: PipelineConfig, *, attempt: int = 1
+    request: AnalysisRequested,
+    emit: Emit,
+    config: PipelineConfig,
+    *,
+    attempt: int = 1,
+    fit_deadline: FitDeadline | None = None,
 ) -> None:
     """Analyse ``request``; every outcome, success or failure, becomes an event."""
     analysis_id = request.analysis_id
@@ -87,14 +102,18 @@ async def run_analysis(
         "media_type": request.media_type,
         "stages": {},
     }
-    runner = _Runner(ctx, results, emit)
+    runner = _Runner(ctx, results, emit, config.progress_interval_seconds)
     try:
         await runner.run(Stage("fetch", _fetch_stage(config), essential=True), FETCH_PROGRESS)
         await runner.run(PROBE, PROBE_PROGRESS)
+        if fit_deadline is not None:
+            fit_deadline(ctx.duration)
         planned = stages_after_probe(ctx.media_type)
-        for index, stage in enumerate(planned, 1):
-            share = (100 - PROBE_PROGRESS) * index // len(planned)
-            await runner.run(stage, PROBE_PROGRESS + share)
+        total = sum(STAGE_WEIGHTS.get(stage.name, 1) for stage in planned)
+        done = 0
+        for stage in planned:
+            done += STAGE_WEIGHTS.get(stage.name, 1)
+            await runner.run(stage, PROBE_PROGRESS + (100 - PROBE_PROGRESS) * done // total)
     except _AnalysisFailed as failed:
         log.info("analysis %s failed at %s: %s", analysis_id, failed.stage, failed.error)
         await config.stages.artifacts.remove_all(analysis_id)
@@ -140,17 +159,49 @@ def _fetch_stage(config: PipelineConfig) -> Callable[[StageContext], Awaitable[d
 class _Runner:
     """Runs stages one by one, recording each and reporting its progress."""
 
-    def __init__(self, ctx: StageContext, results: dict[str, Any], emit: Emit) -> None:
+    def __init__(
+        self, ctx: StageContext, results: dict[str, Any], emit: Emit, interval: float
+    ) -> None:
         self._ctx = ctx
         self._results = results
         self._emit = emit
+        self._interval = interval
         self._progress = 0
+
+    def _reporter(self, stage: str, end: int) -> Callable[[float], Awaitable[None]]:
+        """The running stage's ``ctx.progress``: at most one event an interval."""
+        start = self._progress
+        last = time.monotonic()
+
+        async def report(fraction: float) -> None:
+            nonlocal last
+            now = time.monotonic()
+            if now - last < self._interval:
+                return
+            last = now
+            fraction = min(max(fraction, 0.0), 1.0)
+            overall = start + int((end - start) * fraction)
+            if overall >= end:
+                overall = max(start, end - 1)  # the stage's end reaches ``end``
+            self._progress = max(self._progress, overall)
+            await self._emit(
+                AnalysisProgressed(
+                    analysis_id=self._ctx.analysis_id,
+                    stage=stage,
+                    stage_status="running",
+                    progress=self._progress,
+                    stage_progress=round(fraction, 3),
+                )
+            )
+
+        return report
 
     async def run(self, stage: Stage, progress: int) -> None:
         started = time.monotonic()
         record: dict[str, Any]
         detail: str | None
         fatal: StageError | None = None
+        self._ctx.progress = self._reporter(stage.name, progress)
         # The stage's span ends before its progress is emitted: events carry the run's.
         with tracing.span(f"stage {stage.name}", attributes={STAGE: stage.name}) as span:
             try:
@@ -166,7 +217,8 @@ class _Runner:
             else:
                 record, detail = {"status": "completed"}, None
                 self._results[stage.name] = output
-                self._ctx.outputs[stage.name] = output
+                # A stage may have put a fuller output there for later stages (transcript).
+                self._ctx.outputs.setdefault(stage.name, output)
             if span is not None:
                 span.set_attribute(STAGE_STATUS, record["status"])
         took = time.monotonic() - started

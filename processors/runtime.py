@@ -14,7 +14,8 @@ Before a run the ledger says whether the analysis already ended (then the
 record is skipped: a redelivery never adds a second terminal event) and how
 many runs it had (``attempt`` = runs + 1; past ``max_attempts`` it fails with
 ``attempts_exhausted``). A retryable failure runs again after a backoff until
-the attempts are used up; each run has a deadline. AnalysisDeleted cancels the
+the attempts are used up; each run has a deadline, fitted to the media's
+duration once the probe knows it (``TimeLimit``). AnalysisDeleted cancels the
 analysis's task; nothing is published for it afterwards.
 
 Longer than most modules because these rules share one state (slots, offsets,
@@ -39,6 +40,7 @@ from events import EVENTS_TOPIC, AnalysisEvent, AnalysisFailed, AnalysisRequeste
 from infra import tracing
 from infra.logs import analysis_bound, bind_analysis
 from processors.ledger import AnalysisHistory, Ledger, LedgerUnavailable
+from processors.limits import TimeLimit
 from processors.metrics import IN_FLIGHT, SLOTS
 from processors.partition_control import PartitionControl
 from processors.retry import RetryPolicy
@@ -48,7 +50,7 @@ log = logging.getLogger(__name__)
 Publish = Callable[[Envelope, AnalysisEvent], Awaitable[None]]
 """Record ``event`` in the log as caused by the request envelope."""
 RunAnalysis = Callable[..., Awaitable[None]]
-"""``run_analysis(request, emit, config, *, attempt)`` from processors.pipeline."""
+"""``run_analysis(request, emit, config, *, attempt, fit_deadline)`` from processors.pipeline."""
 RemoveArtifacts = Callable[[UUID], Awaitable[None]]
 
 REMEMBERED_DELETIONS = 10_000
@@ -80,6 +82,8 @@ class AnalysisRuntime:
     deadline_seconds: float
     retry: RetryPolicy
     remove_artifacts: RemoveArtifacts | None = None
+    deadline_per_media_second: float = 0.0
+    deadline_max_seconds: float = 0.0
     _jobs: dict[UUID, _Job] = field(default_factory=dict)
     _deleted: OrderedDict[UUID, None] = field(default_factory=OrderedDict)
     _slots: asyncio.Semaphore | None = None
@@ -292,10 +296,23 @@ class AnalysisRuntime:
                 return
             await self._emit(job, event)
 
-        deadline = asyncio.timeout(self.deadline_seconds)
+        limit = TimeLimit(
+            self.deadline_seconds, self.deadline_per_media_second, self.deadline_max_seconds
+        )
+        allowed = limit.base_seconds
+        started = asyncio.get_running_loop().time()
+        deadline = asyncio.timeout_at(started + allowed)
+
+        def fit_deadline(duration: float | None) -> None:
+            nonlocal allowed
+            allowed = limit.for_duration(duration)
+            deadline.reschedule(started + allowed)
+
         try:
             async with deadline:
-                await self.run(request, emit, self.pipeline_config, attempt=attempt)
+                await self.run(
+                    request, emit, self.pipeline_config, attempt=attempt, fit_deadline=fit_deadline
+                )
         except TimeoutError:
             if not deadline.expired():
                 raise
@@ -304,7 +321,7 @@ class AnalysisRuntime:
                 AnalysisFailed(
                     analysis_id=job.analysis_id,
                     error_code="deadline_exceeded",
-                    error_message=f"analysis took longer than {self.deadline_seconds:g}s",
+                    error_message=f"analysis took longer than {allowed:g}s",
                     retryable=True,
                 ),
             )

@@ -1,22 +1,27 @@
 """Audio: EBU R128 loudness (integrated, true peak, range) and silence
-segments in one ffmpeg pass over the original, and the audio extracted as
-16 kHz mono WAV for transcription."""
+segments, and the audio extracted as 16 kHz mono WAV for transcription, in one
+streaming ffmpeg pass over the original (a lower CPU priority, a memory
+ceiling). ffmpeg's log is read line by line as it comes, so an hour of audio
+costs no more memory than a minute beyond the silences found; they are kept
+whole as an artifact, the results hold the first ``MAX_SILENCES``."""
 
 from __future__ import annotations
 
 import json
 import math
 import re
+from collections import deque
 from typing import Any
 
 from processors.errors import StageError
 from processors.ffmpeg_input import safe_input_options
-from processors.media_tool import FFMPEG_QUIET, run_checked
+from processors.media_tool import FFMPEG_QUIET, run_streaming
 from processors.stages.context import StageContext, StageSkipped
 
 SILENCE_NOISE_DB = -40
 SILENCE_MIN_SECONDS = 0.5
-MAX_SILENCES = 500
+MAX_SILENCES = 100
+LOUDNESS_LOG_LINES = 40
 EXTRACT_AS = ("-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le")
 _SILENCE_START = re.compile(r"silence_start: (-?[\d.]+)")
 _SILENCE_END = re.compile(r"silence_end: (-?[\d.]+)")
@@ -32,19 +37,38 @@ def _level(value: Any) -> float | None:
     return round(number, 2) if math.isfinite(number) else None
 
 
-def parse_silences(log: str, duration: float | None) -> list[dict[str, float]]:
-    silences: list[dict[str, float]] = []
-    start: float | None = None
-    for line in log.splitlines():
+class SilenceLog:
+    """Silences from silencedetect's log lines, fed one line at a time."""
+
+    def __init__(self) -> None:
+        self.silences: list[dict[str, float]] = []
+        self._start: float | None = None
+
+    def feed(self, line: str) -> None:
         if (m := _SILENCE_START.search(line)) is not None:
-            start = max(0.0, float(m.group(1)))
-        elif (m := _SILENCE_END.search(line)) is not None and start is not None:
+            self._start = max(0.0, float(m.group(1)))
+        elif (m := _SILENCE_END.search(line)) is not None and self._start is not None:
             end = float(m.group(1))
-            silences.append({"start": start, "end": end, "duration": round(end - start, 3)})
-            start = None
-    if start is not None and duration:  # silent until the end
-        silences.append({"start": start, "end": duration, "duration": round(duration - start, 3)})
-    return silences[:MAX_SILENCES]
+            self.silences.append(
+                {"start": self._start, "end": end, "duration": round(end - self._start, 3)}
+            )
+            self._start = None
+
+    def close(self, duration: float | None) -> list[dict[str, float]]:
+        if self._start is not None and duration:  # silent until the end
+            start = self._start
+            self.silences.append(
+                {"start": start, "end": duration, "duration": round(duration - start, 3)}
+            )
+            self._start = None
+        return self.silences
+
+
+def parse_silences(log: str, duration: float | None) -> list[dict[str, float]]:
+    found = SilenceLog()
+    for line in log.splitlines():
+        found.feed(line)
+    return found.close(duration)
 
 
 def parse_loudness(log: str) -> dict[str, float | None]:
@@ -64,42 +88,60 @@ async def analyse_audio(ctx: StageContext) -> dict[str, Any]:
     streams = ctx.streams("audio")
     if not streams:
         raise StageSkipped("the media has no audio stream")
-    source = [*safe_input_options(), "-i", f"file:{ctx.media}", "-map", "0:a:0", "-vn"]
-    measured = await run_checked(
-        [
-            "ffmpeg",
-            *FFMPEG_QUIET,
-            "-loglevel",
-            "info",
-            *source,
-            "-af",
-            f"silencedetect=noise={SILENCE_NOISE_DB}dB:d={SILENCE_MIN_SECONDS},"
-            "loudnorm=print_format=json",
-            "-f",
-            "null",
-            "-",
-        ],
-        timeout=ctx.settings.timeout_seconds,
-        what="loudness and silence analysis",
-    )
-    log = measured.stderr.decode(errors="replace")
-    duration = (ctx.probe or {}).get("duration")
-    silences = parse_silences(log, duration)
     wav = ctx.workdir / "audio.wav"
-    await run_checked(
-        ["ffmpeg", *FFMPEG_QUIET, "-loglevel", "error", *source, *EXTRACT_AS, f"file:{wav}"],
-        timeout=ctx.settings.timeout_seconds,
-        what="audio extraction",
+    duration = ctx.duration
+    found = SilenceLog()
+    last_lines: deque[str] = deque(maxlen=LOUDNESS_LOG_LINES)
+
+    async def on_log(line: str) -> None:
+        found.feed(line)
+        last_lines.append(line)  # loudnorm prints its figures at the very end
+
+    async def on_progress(line: str) -> None:
+        key, _, value = line.partition("=")
+        if key == "out_time_us" and duration and value.strip().isdigit():
+            await ctx.progress(min(1.0, int(value) / 1e6 / duration))
+
+    args = [
+        "ffmpeg",
+        *FFMPEG_QUIET,
+        "-loglevel",
+        "info",
+        "-progress",
+        "pipe:1",
+        *safe_input_options(),
+        "-i",
+        f"file:{ctx.media}",
+        *("-map", "0:a:0", "-af"),
+        f"silencedetect=noise={SILENCE_NOISE_DB}dB:d={SILENCE_MIN_SECONDS},"
+        "loudnorm=print_format=json",
+        *("-f", "null", "-"),
+        *("-map", "0:a:0", *EXTRACT_AS, f"file:{wav}"),
+    ]
+    run = await run_streaming(
+        ctx.settings.child_limits.command(args),
+        timeout=ctx.stage_timeout,
+        what="audio analysis and extraction",
+        on_stdout=on_progress,
+        on_stderr=on_log,
     )
+    if run.returncode != 0:
+        raise StageError(f"audio analysis and extraction failed: {run.last_error_line()}")
     ctx.audio_wav = wav
+    silences = found.close(duration)
+    listed = ctx.workdir / "silences.json"
+    listed.write_text(json.dumps(silences), encoding="utf-8")
     stream = streams[0]
     return {
         "codec": stream.get("codec"),
         "sample_rate": stream.get("sample_rate"),
         "channels": stream.get("channels"),
-        "loudness": parse_loudness(log),
-        "silences": silences,
+        "loudness": parse_loudness("\n".join(last_lines)),
+        "silences": silences[:MAX_SILENCES],
+        "silence_count": len(silences),
+        "silences_truncated": len(silences) > MAX_SILENCES,
         "silence_seconds": round(sum(s["duration"] for s in silences), 3),
         "silence_threshold_db": SILENCE_NOISE_DB,
         "extracted": {"format": "wav", "sample_rate": 16000, "channels": 1},
+        "files": {"silences": await ctx.keep("silences.json", listed)},
     }

@@ -11,6 +11,8 @@ from uuid import UUID
 
 from events import AnalysisRequested, MediaAnalysisError
 from infra.artifacts import ArtifactRef, ArtifactStore, LocalArtifactStore
+from processors.limits import ChildLimits, TimeLimit
+from processors.transcription.port import Progress
 
 if TYPE_CHECKING:
     from infra.settings import Settings
@@ -28,6 +30,10 @@ class StageSettings:
         default_factory=lambda: LocalArtifactStore(Path(".state/artifacts"))
     )
     timeout_seconds: float = 300
+    timeout_per_media_second: float = 0.0
+    timeout_max_seconds: float = 0.0
+    child_limits: ChildLimits = field(default_factory=ChildLimits)
+    transcription_chunk_seconds: float = 120
     frame_count: int = 6
     font: Path | None = None
     whisper_model: str = ""
@@ -62,6 +68,10 @@ class StageSettings:
         return cls(
             artifacts=artifacts,
             timeout_seconds=settings.stage_timeout_seconds,
+            timeout_per_media_second=settings.stage_timeout_per_media_second,
+            timeout_max_seconds=settings.stage_timeout_max_seconds,
+            child_limits=ChildLimits(settings.stage_nice, settings.stage_memory_limit_mb),
+            transcription_chunk_seconds=settings.transcription_chunk_seconds,
             frame_count=settings.frame_count,
             font=settings.contact_sheet_font if settings.contact_sheet_font.is_file() else None,
             whisper_model=settings.whisper_model,
@@ -90,6 +100,10 @@ class StageSettings:
         )
 
 
+async def _no_progress(fraction: float) -> None:
+    return None
+
+
 @dataclass(slots=True)
 class StageContext:
     """One analysis as the stages see it; stages add what later ones need."""
@@ -105,10 +119,28 @@ class StageContext:
     artifacts: list[ArtifactRef] = field(default_factory=list)
     frames: list[tuple[Path, float]] = field(default_factory=list)
     audio_wav: Path | None = None
+    progress: Progress = field(default=_no_progress)
+    """Told the running stage's fraction done; set by the pipeline's runner."""
 
     @property
     def analysis_id(self) -> UUID:
         return self.request.analysis_id
+
+    @property
+    def duration(self) -> float | None:
+        """The media's duration as probed, in seconds (None before the probe or without)."""
+        value = (self.probe or {}).get("duration")
+        return float(value) if value else None
+
+    @property
+    def stage_timeout(self) -> float:
+        """A stage's time limit, scaled by the media's duration (``TimeLimit``)."""
+        limit = TimeLimit(
+            self.settings.timeout_seconds,
+            self.settings.timeout_per_media_second,
+            self.settings.timeout_max_seconds,
+        )
+        return limit.for_duration(self.duration)
 
     def option(self, name: str) -> bool:
         return bool(self.request.options.get(name, False))

@@ -54,27 +54,29 @@ async def grab_picture(
     seek = ["-ss", f"{at:.3f}"] if at is not None else []
     quality = ["-q:v", "3"] if target.suffix == ".jpg" else []
     await run_checked(
-        [
-            "ffmpeg",
-            *FFMPEG_QUIET,
-            "-loglevel",
-            "error",
-            *seek,
-            *safe_input_options(),
-            "-i",
-            f"file:{ctx.media}",
-            "-map",
-            "0:v:0",
-            "-frames:v",
-            "1",
-            "-vf",
-            scale,
-            *quality,
-            "-update",
-            "1",
-            f"file:{target}",
-        ],
-        timeout=ctx.settings.timeout_seconds,
+        ctx.settings.child_limits.command(
+            [
+                "ffmpeg",
+                *FFMPEG_QUIET,
+                "-loglevel",
+                "error",
+                *seek,
+                *safe_input_options(),
+                "-i",
+                f"file:{ctx.media}",
+                "-map",
+                "0:v:0",
+                "-frames:v",
+                "1",
+                "-vf",
+                scale,
+                *quality,
+                "-update",
+                "1",
+                f"file:{target}",
+            ]
+        ),
+        timeout=ctx.stage_timeout,
         what=what,
     )
 
@@ -132,7 +134,9 @@ async def contact_sheet(ctx: StageContext) -> dict[str, Any]:
         .global_args(*FFMPEG_QUIET, "-loglevel", "error")
         .compile()
     )
-    await run_checked(args, timeout=ctx.settings.timeout_seconds, what="contact sheet")
+    await run_checked(
+        ctx.settings.child_limits.command(args), timeout=ctx.stage_timeout, what="contact sheet"
+    )
     return {
         "columns": columns,
         "rows": rows,

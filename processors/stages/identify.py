@@ -21,7 +21,7 @@ async def probe(ctx: StageContext) -> dict[str, Any]:
             raise StageSkipped(f"the content is a {kind} document, which is not probed")
     elif declared == "document":
         raise StageSkipped("documents are not probed")
-    ctx.probe = await probe_media(ctx.media, timeout_seconds=ctx.settings.timeout_seconds)
+    ctx.probe = await probe_media(ctx.media, timeout_seconds=ctx.stage_timeout)
     check_limits(ctx.probe, ctx.settings.max_pixels, ctx.settings.max_duration_seconds)
     if declared == "unknown":
         ctx.media_type = media_type_from_probe(ctx.probe)

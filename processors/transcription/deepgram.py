@@ -14,7 +14,7 @@ from deepgram import AsyncDeepgramClient, DeepgramClientEnvironment
 from deepgram.core.api_error import ApiError
 
 from processors.errors import ProviderError
-from processors.transcription.port import Segment, Transcript, Word
+from processors.transcription.port import Progress, Segment, Transcript, Word
 
 
 def _websocket_url(base_url: str) -> str:
@@ -30,7 +30,7 @@ class DeepgramTranscriber:
         self.model = model
         self._timeout = timeout
 
-    async def transcribe(self, audio: Path) -> Transcript:
+    async def transcribe(self, audio: Path, progress: Progress | None = None) -> Transcript:
         payload = await asyncio.to_thread(audio.read_bytes)
         ws = _websocket_url(self._base_url)
         environment = DeepgramClientEnvironment(

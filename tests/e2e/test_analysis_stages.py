@@ -12,6 +12,8 @@ from uuid import uuid4
 
 import httpx
 import pytest
+import srt
+import webvtt
 
 from tests.conftest import MediaServer, wait_for_status
 from tests.stage_samples import (
@@ -137,7 +139,41 @@ def test_given_a_video_with_speech_when_analysed_then_frames_sheet_loudness_and_
         "frame-03.jpg",
         "frame-04.jpg",
         "contact-sheet.jpg",
+        "silences.json",
+        "transcript.json",
+        "transcript.srt",
+        "transcript.vtt",
     }
+    assert_subtitles_download_and_parse(client, transcript, tmp_path)
+
+
+def assert_subtitles_download_and_parse(
+    client: httpx.Client, transcript: dict[str, Any], tmp_path: Path
+) -> None:
+    """The transcript's artifacts read back with subtitle libraries: the same
+    segments as the results, at the same times."""
+    files = transcript["files"]
+    whole = client.get(files["json"]["url"])
+    assert whole.status_code == 200
+    assert whole.json()["segments"] == transcript["segments"]
+    assert whole.json()["words"] == transcript["words"]
+
+    subrip = client.get(files["srt"]["url"])
+    assert subrip.status_code == 200
+    assert subrip.headers["content-type"].startswith("application/x-subrip")
+    cues = list(srt.parse(subrip.text))
+    assert [c.content for c in cues] == [s["text"] for s in transcript["segments"]]
+    assert cues[0].start.total_seconds() == pytest.approx(
+        transcript["segments"][0]["start"], abs=0.001
+    )
+
+    vtt = client.get(files["vtt"]["url"])
+    assert vtt.status_code == 200
+    assert vtt.headers["content-type"].startswith("text/vtt")
+    (tmp_path / "t.vtt").write_text(vtt.text, encoding="utf-8")
+    captions = webvtt.read(str(tmp_path / "t.vtt")).captions
+    assert [c.text for c in captions] == [s["text"] for s in transcript["segments"]]
+    assert captions[-1].end_in_seconds == int(transcript["segments"][-1]["end"])
 
 
 def test_given_audio_declared_unknown_when_analysed_then_it_is_audio_with_silence_and_words(

@@ -66,7 +66,12 @@ Run = Callable[..., Awaitable[None]]
 
 
 def make_runtime(
-    run: Run, *, ledger: FakeLedger | None = None, concurrency: int = 2, deadline: float = 5
+    run: Run,
+    *,
+    ledger: FakeLedger | None = None,
+    concurrency: int = 2,
+    deadline: float = 5,
+    **scaling: float,
 ) -> tuple[AnalysisRuntime, FakePartitions, list[AnalysisEvent]]:
     published: list[AnalysisEvent] = []
 
@@ -83,6 +88,7 @@ def make_runtime(
         concurrency=concurrency,
         deadline_seconds=deadline,
         retry=RetryPolicy(max_attempts=3, base_seconds=0, max_seconds=0),
+        **scaling,
     )
     runtime.partitions_assigned({TopicPartition(EVENTS_TOPIC, p) for p in range(3)})
     return runtime, partitions, published
@@ -106,7 +112,9 @@ async def test_at_most_concurrency_analyses_run_and_fetching_pauses_meanwhile() 
     running = 0
     peak = 0
 
-    async def run(req: AnalysisRequested, emit: Any, config: Any, *, attempt: int) -> None:
+    async def run(
+        req: AnalysisRequested, emit: Any, config: Any, *, attempt: int, **_: Any
+    ) -> None:
         nonlocal running, peak
         running += 1
         peak = max(peak, running)
@@ -131,7 +139,9 @@ async def test_at_most_concurrency_analyses_run_and_fetching_pauses_meanwhile() 
 async def test_a_retryable_failure_runs_again_and_only_the_success_is_recorded() -> None:
     attempts: list[int] = []
 
-    async def run(req: AnalysisRequested, emit: Any, config: Any, *, attempt: int) -> None:
+    async def run(
+        req: AnalysisRequested, emit: Any, config: Any, *, attempt: int, **_: Any
+    ) -> None:
         attempts.append(attempt)
         await emit(AnalysisStarted(analysis_id=req.analysis_id, processor="p", attempt=attempt))
         if attempt < 3:
@@ -157,7 +167,9 @@ async def test_a_retryable_failure_runs_again_and_only_the_success_is_recorded()
 
 
 async def test_the_last_allowed_run_records_its_retryable_failure() -> None:
-    async def run(req: AnalysisRequested, emit: Any, config: Any, *, attempt: int) -> None:
+    async def run(
+        req: AnalysisRequested, emit: Any, config: Any, *, attempt: int, **_: Any
+    ) -> None:
         await emit(
             AnalysisFailed(
                 analysis_id=req.analysis_id, error_code="x", error_message="503", retryable=True
@@ -173,7 +185,9 @@ async def test_the_last_allowed_run_records_its_retryable_failure() -> None:
 
 
 async def test_a_redelivered_request_that_already_ended_is_not_run_again() -> None:
-    async def run(req: AnalysisRequested, emit: Any, config: Any, *, attempt: int) -> None:
+    async def run(
+        req: AnalysisRequested, emit: Any, config: Any, *, attempt: int, **_: Any
+    ) -> None:
         raise AssertionError("must not run")
 
     runtime, partitions, published = make_runtime(run, ledger=FakeLedger("completed", runs=1))
@@ -183,7 +197,9 @@ async def test_a_redelivered_request_that_already_ended_is_not_run_again() -> No
 
 
 async def test_a_request_whose_processor_vanished_too_often_fails_saying_why() -> None:
-    async def run(req: AnalysisRequested, emit: Any, config: Any, *, attempt: int) -> None:
+    async def run(
+        req: AnalysisRequested, emit: Any, config: Any, *, attempt: int, **_: Any
+    ) -> None:
         raise AssertionError("must not run")
 
     runtime, partitions, published = make_runtime(run, ledger=FakeLedger("processing", runs=3))
@@ -197,7 +213,9 @@ async def test_a_request_whose_processor_vanished_too_often_fails_saying_why() -
 async def test_a_redelivered_request_runs_with_the_next_attempt_number() -> None:
     seen: list[int] = []
 
-    async def run(req: AnalysisRequested, emit: Any, config: Any, *, attempt: int) -> None:
+    async def run(
+        req: AnalysisRequested, emit: Any, config: Any, *, attempt: int, **_: Any
+    ) -> None:
         seen.append(attempt)
         await emit(AnalysisCompleted(analysis_id=req.analysis_id, results={}))
 
@@ -210,7 +228,9 @@ async def test_a_redelivered_request_runs_with_the_next_attempt_number() -> None
 async def test_deleting_cancels_the_run_and_nothing_is_recorded_afterwards() -> None:
     started = asyncio.Event()
 
-    async def run(req: AnalysisRequested, emit: Any, config: Any, *, attempt: int) -> None:
+    async def run(
+        req: AnalysisRequested, emit: Any, config: Any, *, attempt: int, **_: Any
+    ) -> None:
         started.set()
         await asyncio.sleep(30)
         await emit(AnalysisCompleted(analysis_id=req.analysis_id, results={}))
@@ -229,7 +249,9 @@ async def test_deleting_cancels_the_run_and_nothing_is_recorded_afterwards() -> 
 
 
 async def test_a_run_past_its_deadline_fails_with_deadline_exceeded() -> None:
-    async def run(req: AnalysisRequested, emit: Any, config: Any, *, attempt: int) -> None:
+    async def run(
+        req: AnalysisRequested, emit: Any, config: Any, *, attempt: int, **_: Any
+    ) -> None:
         await asyncio.sleep(30)
 
     runtime, partitions, published = make_runtime(run, deadline=0.2)
@@ -241,7 +263,9 @@ async def test_a_run_past_its_deadline_fails_with_deadline_exceeded() -> None:
 
 
 async def test_records_of_a_revoked_partition_are_left_to_its_next_owner() -> None:
-    async def run(req: AnalysisRequested, emit: Any, config: Any, *, attempt: int) -> None:
+    async def run(
+        req: AnalysisRequested, emit: Any, config: Any, *, attempt: int, **_: Any
+    ) -> None:
         await asyncio.sleep(30)
 
     runtime, partitions, published = make_runtime(run)
@@ -260,7 +284,9 @@ async def test_records_of_a_revoked_partition_are_left_to_its_next_owner() -> No
 async def test_requests_deleted_before_their_run_began_free_their_slots_and_records() -> None:
     # A request and its deletion often arrive in one fetched batch: the deletion
     # then cancels a task that has not run a single step yet.
-    async def run(req: AnalysisRequested, emit: Any, config: Any, *, attempt: int) -> None:
+    async def run(
+        req: AnalysisRequested, emit: Any, config: Any, *, attempt: int, **_: Any
+    ) -> None:
         await emit(AnalysisCompleted(analysis_id=req.analysis_id, results={}))
 
     runtime, partitions, published = make_runtime(run, concurrency=2)
@@ -279,7 +305,9 @@ async def test_requests_deleted_before_their_run_began_free_their_slots_and_reco
 
 
 async def test_a_request_revoked_before_its_run_began_runs_when_it_comes_back() -> None:
-    async def run(req: AnalysisRequested, emit: Any, config: Any, *, attempt: int) -> None:
+    async def run(
+        req: AnalysisRequested, emit: Any, config: Any, *, attempt: int, **_: Any
+    ) -> None:
         await emit(AnalysisCompleted(analysis_id=req.analysis_id, results={}))
 
     runtime, partitions, published = make_runtime(run)
@@ -292,3 +320,24 @@ async def test_a_request_revoked_before_its_run_began_runs_when_it_comes_back() 
     await settle(partitions, 1)
     assert [type(e).__name__ for e in published] == ["AnalysisCompleted"]
     assert partitions.finished == [(1, 4)]
+
+
+async def test_the_deadline_is_fitted_to_the_media_duration_the_run_reports() -> None:
+    async def run(req: AnalysisRequested, emit: Any, config: Any, **kw: Any) -> None:
+        kw["fit_deadline"](20.0)  # 20 s of media at 0.05 s a second: 1 s allowed
+        await asyncio.sleep(0.5)
+        await emit(AnalysisCompleted(analysis_id=req.analysis_id, results={}))
+
+    async def unfitted(req: AnalysisRequested, emit: Any, config: Any, **kw: Any) -> None:
+        await asyncio.sleep(0.5)
+
+    for body, expected in ((run, AnalysisCompleted), (unfitted, AnalysisFailed)):
+        runtime, partitions, published = make_runtime(
+            body, deadline=0.2, deadline_per_media_second=0.05, deadline_max_seconds=60
+        )
+        runtime.submit(request(), 0, 1)
+        await settle(partitions, 1)
+        assert [type(e) for e in published] == [expected]
+        if isinstance(outcome := published[0], AnalysisFailed):
+            assert outcome.error_code == "deadline_exceeded"
+            assert "0.2s" in outcome.error_message
