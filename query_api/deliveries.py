@@ -15,8 +15,7 @@ from http_edge.auth import Tenant
 from http_edge.ids import parse_analysis_id
 from query_api import views
 from query_api.deps import ContextDep
-from query_api.routes import catching_up
-from read_model.positions import ProjectionBehind, look_up_with_catch_up
+from query_api.routes import visible
 from read_model.webhooks import DeliveriesPublic, deliveries_of, retry_now
 
 router = APIRouter(prefix="/api/media", tags=["webhooks"])
@@ -31,18 +30,7 @@ _RESPONSES: dict[int | str, dict[str, str]] = {
 
 async def _visible(ctx: ContextDep, uid: UUID, tenant: UUID | None) -> None:
     """404/410 as the status endpoint answers them, for the caller's tenant."""
-    try:
-        row = await look_up_with_catch_up(
-            lambda: views.analysis_by_id(ctx.pool, uid, tenant), ctx.catch_up
-        )
-    except views.ReadModelUnavailable as exc:
-        raise HTTPException(503, str(exc)) from exc
-    except ProjectionBehind as exc:
-        raise catching_up(uid, exc) from exc
-    if row is None:
-        raise HTTPException(404, f"No analysis with id {uid}.")
-    if row["status"] == "deleted":
-        raise HTTPException(410, f"Analysis {uid} has been deleted.")
+    await visible(ctx, uid, lambda: views.analysis_by_id(ctx.pool, uid, tenant))
 
 
 @router.get(

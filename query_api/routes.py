@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response
@@ -27,6 +28,7 @@ from read_model.positions import ProjectionBehind, look_up_with_catch_up
 from read_model.status import AnalysisStatus, status_from_row
 
 TAGS = ["queries"]
+F = TypeVar("F")
 
 _UNAVAILABLE = problem_response(
     "PostgreSQL unavailable; retry later.",
@@ -43,23 +45,33 @@ def catching_up(analysis_id: UUID, exc: ProjectionBehind) -> HTTPException:
     )
 
 
+async def visible(
+    ctx: QueryContext,
+    uid: UUID,
+    read: Callable[[], Awaitable[F | None]],
+    status_of: Callable[[F], str] = lambda row: row["status"],  # type: ignore[index]
+) -> F:
+    """The analysis as ``read`` finds it (after waiting for the projection when it
+    finds nothing), or the status endpoint's 503, 404 or 410."""
+    try:
+        found = await look_up_with_catch_up(read, ctx.catch_up)
+    except views.ReadModelUnavailable as exc:
+        raise HTTPException(503, str(exc)) from exc
+    except ProjectionBehind as exc:
+        raise catching_up(uid, exc) from exc
+    if found is None:
+        raise HTTPException(404, f"No analysis with id {uid}.")
+    if status_of(found) == "deleted":
+        raise HTTPException(410, f"Analysis {uid} has been deleted.")
+    return found
+
+
 async def status(request: Request) -> Response:
     """Everything known about one analysis, straight from the projection."""
     ctx: QueryContext = request.app.state.query
     uid = parse_analysis_id(request.path_params["analysis_id"])
     tenant = await tenant_of(request)
-    try:
-        row = await look_up_with_catch_up(
-            lambda: views.analysis_by_id(ctx.pool, uid, tenant), ctx.catch_up
-        )
-    except views.ReadModelUnavailable as exc:
-        raise HTTPException(503, str(exc)) from exc
-    except ProjectionBehind as exc:
-        raise catching_up(uid, exc) from exc
-    if row is None:
-        raise HTTPException(404, f"No analysis with id {uid}.")
-    if row["status"] == "deleted":
-        raise HTTPException(410, f"Analysis {uid} has been deleted.")
+    row = await visible(ctx, uid, lambda: views.analysis_by_id(ctx.pool, uid, tenant))
     return json_response(status_from_row(row))
 
 
@@ -250,16 +262,7 @@ async def stream_status(
     completed, failed or deleted."""
     uid = parse_analysis_id(analysis_id)
     _admit(ctx)
-    try:
-        found = await look_up_with_catch_up(lambda: ctx.streams.read(uid, tenant), ctx.catch_up)
-    except views.ReadModelUnavailable as exc:
-        raise HTTPException(503, str(exc)) from exc
-    except ProjectionBehind as exc:
-        raise catching_up(uid, exc) from exc
-    if found is None:
-        raise HTTPException(404, f"No analysis with id {uid}.")
-    if found.status == "deleted":
-        raise HTTPException(410, f"Analysis {uid} has been deleted.")
+    found = await visible(ctx, uid, lambda: ctx.streams.read(uid, tenant), lambda f: f.status)
     seen = stream.parse_position(last_event_id)
     if found.terminal and seen is not None and not stream.newer(found.position, seen):
         return Response(status_code=204)  # EventSource stops reconnecting on 204
