@@ -147,7 +147,7 @@ def _consumers(
     if "notifier" in names:
         from notifier.bootstrap import build_broker as build_notifier
 
-        broker, deliver, close = build_notifier(settings, failures)
+        broker, deliver, close = build_notifier(settings, failures, ops["notifier"])
         brokers.append(broker)
         loops.append(deliver)
         closers.append(close)
@@ -157,6 +157,7 @@ def _consumers(
 OPS_PORTS: dict[str, Callable[[Settings], int]] = {
     "processor": lambda s: s.processor_http_port,
     "projector": lambda s: s.projector_http_port,
+    "notifier": lambda s: s.notifier_http_port,
 }
 """Where each consumer run on its own serves /metrics, /healthz and /readyz (0: nowhere)."""
 
@@ -172,7 +173,7 @@ async def _serve(settings: Settings, api: tuple[Side, ...], consumers: Sequence[
     if not api:
         async with contextlib.AsyncExitStack() as stack:
             for name in consumers:
-                if (port_of := OPS_PORTS.get(name)) and (port := port_of(settings)):
+                if port := OPS_PORTS[name](settings):
                     await stack.enter_async_context(serve_ops(ops[name], settings.api_host, port))
             await _run_brokers(brokers, closers, failures, _until_signalled(), loops=loops)
         return

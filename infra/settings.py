@@ -149,6 +149,8 @@ class Settings(BaseSettings):
     """/metrics, /healthz and /readyz of ``media-analysis processor``; 0: not served."""
     projector_http_port: int = Field(default=0, ge=0, le=65535)
     """The same for ``media-analysis projector``."""
+    notifier_http_port: int = Field(default=0, ge=0, le=65535)
+    """The same for ``media-analysis notifier``."""
 
     # Tracing (OpenTelemetry's standard variables; the SDK reads the other OTEL_* itself)
     otel_exporter_otlp_endpoint: str = ""

@@ -11,6 +11,9 @@ from faststream.kafka import KafkaBroker
 
 from infra.database import asyncpg_dsn, create_pool
 from infra.kafka import build_kafka_broker
+from infra.kafka_security import kafka_connection
+from infra.ops_server import OpsEndpoints
+from infra.readiness import KafkaCheck
 from infra.settings import Settings
 from infra.supervision import Failures
 from notifier.consumer import register
@@ -44,9 +47,11 @@ class _LazyPool:
             await pool.close()
 
 
-def build_broker(settings: Settings, failures: Failures) -> tuple[KafkaBroker, Run, Run]:
+def build_broker(
+    settings: Settings, failures: Failures, ops: OpsEndpoints | None = None
+) -> tuple[KafkaBroker, Run, Run]:
     """The notifier's broker, its delivery loop (to run beside it) and what closes
-    the rest once both have stopped."""
+    the rest once both have stopped; its readiness checks go to ``ops``."""
     broker = build_kafka_broker(settings, "media-analysis-notifier", typed_bodies=True)
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
     if secret is None:
@@ -67,6 +72,16 @@ def build_broker(settings: Settings, failures: Failures) -> tuple[KafkaBroker, R
     pool = _LazyPool(settings, max_size=6)
     scheduler = Scheduler(pool, sender, policy, asyncpg_dsn(settings.database_url))
     register(broker, pool, scheduler.wake, failures)
+    if ops is not None:
+        kafka_check = KafkaCheck(kafka_connection(settings))
+        ops.add_check("kafka", kafka_check)
+        ops.on_close(kafka_check.close)
+
+        async def postgres() -> None:
+            async with (await pool()).acquire() as conn:
+                await conn.fetchval("SELECT 1")
+
+        ops.add_check("postgres", postgres)
 
     async def close() -> None:
         await sender.aclose()

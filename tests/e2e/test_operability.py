@@ -196,7 +196,13 @@ def test_the_all_in_one_runner_answers_for_its_consumers_on_the_api_port(
         url = f"http://127.0.0.1:{port}"
         wait_until(lambda: answers(f"{url}/readyz"), timeout=90, what="all's /readyz")
         checks = httpx.get(f"{url}/readyz", timeout=10).json()["checks"]
-        for name in ("kafka", "postgres", "processor.partitions", "projector.progress"):
+        for name in (
+            "kafka",
+            "postgres",
+            "processor.partitions",
+            "projector.progress",
+            "notifier.postgres",
+        ):
             assert checks[name] == "ok", checks
         _, names = scrape(url)
         for name in (
