@@ -19,6 +19,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 BACKLOG = ROOT / "benchmarks" / "projector_backlog.json"
 CLUSTER = ROOT / "benchmarks" / "results" / "cluster.json"
 LONG_MEDIA = ROOT / "benchmarks" / "results" / "long_media.json"
+STREAMS = ROOT / "benchmarks" / "results" / "streams.json"
 HEADER = (
     "| {first} | target req/s | achieved req/s | requests | errors | p50 ms | p95 ms | p99 ms "
     "| API CPU ms/req |"
@@ -527,6 +528,32 @@ def long_media(r: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def streams(r: dict[str, Any]) -> str:
+    """The section of ``make bench-streams`` (benchmarks/streams.py)."""
+    memory, fan_out, medians = r["memory"], r["fan_out"], r["medians"]
+    without, with_ = medians["without"], medians["with"]
+    lines = [
+        "",
+        "## Live status streams (`make bench-streams`)",
+        "",
+        f"{r['streams']:,} streams over {r['analyses']} analyses on one API process: PSS "
+        f"{memory['idle_pss_mb']} MB idle, {memory['streams_pss_mb']} MB with them open. "
+        f"{fan_out['changes_heard']:,} projected changes reached every follower "
+        f"({fan_out['never_reached_every_follower']} did not): projection to the last "
+        f"follower p50 {fan_out['lag_p50_ms']} ms, p95 {fan_out['lag_p95_ms']} ms.",
+        "",
+        f"500 req/s of POST and status, median of {len(r['load_rounds'])} rounds:",
+        "",
+        "| streams open | POST p95 ms | status p95 ms | API CPU ms per request |",
+        "|---|---|---|---|",
+        f"| none | {without['post_p95_ms']} | {without['status_p95_ms']} "
+        f"| {without['api_cpu_ms_per_request']} |",
+        f"| {r['streams']:,} | {with_['post_p95_ms']} | {with_['status_p95_ms']} "
+        f"| {with_['api_cpu_ms_per_request']} |",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     import sys
 
@@ -536,6 +563,8 @@ def main() -> None:
     page = render(json.loads(source.read_text()), backlog, cluster)
     if LONG_MEDIA.exists():
         page += long_media(json.loads(LONG_MEDIA.read_text()))
+    if STREAMS.exists():
+        page += streams(json.loads(STREAMS.read_text()))
     (ROOT / "BENCHMARKS.md").write_text(page)
     print("[bench] BENCHMARKS.md written")
 
