@@ -20,6 +20,7 @@ BACKLOG = ROOT / "benchmarks" / "projector_backlog.json"
 CLUSTER = ROOT / "benchmarks" / "results" / "cluster.json"
 LONG_MEDIA = ROOT / "benchmarks" / "results" / "long_media.json"
 STREAMS = ROOT / "benchmarks" / "results" / "streams.json"
+WEBHOOKS = ROOT / "benchmarks" / "results" / "webhook_lag.json"
 HEADER = (
     "| {first} | target req/s | achieved req/s | requests | errors | p50 ms | p95 ms | p99 ms "
     "| API CPU ms/req |"
@@ -554,6 +555,28 @@ def streams(r: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def webhooks(r: dict[str, Any]) -> str:
+    """The section of ``make bench-webhooks`` (benchmarks/webhook_lag.py)."""
+    lag = r["lag_ms"]
+    return (
+        "\n".join(
+            [
+                "",
+                "## Webhook delivery (`make bench-webhooks`)",
+                "",
+                f"{r['rate']:g} completions a second for {r['seconds']:g} s, each with a webhook: "
+                f"{r['delivered']:,} of {r['completions']:,} delivered, {r['unverified']} failed "
+                "verification. From the terminal event acknowledged to the receiver holding it: "
+                f"p50 {lag['p50']} ms, p95 {lag['p95']} ms, p99 {lag['p99']} ms, "
+                f"max {lag['max']} ms "
+                f"({r['notifier_concurrency']} send slots; machine {r['machine_busy_percent']} % "
+                "busy with the API, processor stand-in, notifier and receiver).",
+            ]
+        )
+        + "\n"
+    )
+
+
 def main() -> None:
     import sys
 
@@ -565,6 +588,8 @@ def main() -> None:
         page += long_media(json.loads(LONG_MEDIA.read_text()))
     if STREAMS.exists():
         page += streams(json.loads(STREAMS.read_text()))
+    if WEBHOOKS.exists():
+        page += webhooks(json.loads(WEBHOOKS.read_text()))
     (ROOT / "BENCHMARKS.md").write_text(page)
     print("[bench] BENCHMARKS.md written")
 
