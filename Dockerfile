@@ -9,10 +9,12 @@ COPY command_api ./command_api
 COPY query_api ./query_api
 COPY processors ./processors
 COPY projector ./projector
+COPY notifier ./notifier
 COPY read_model ./read_model
 COPY infra ./infra
 COPY http_edge ./http_edge
 COPY entrypoints ./entrypoints
+COPY alembic ./alembic
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 FROM python:3.11-slim-bookworm

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import time
 
+from infra import migrations
 from infra.settings import Settings
-from read_model import migrations
 
 BASELINE = "0003"
 

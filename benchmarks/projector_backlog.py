@@ -41,8 +41,8 @@ from events import (
     Envelope,
     new_envelope,
 )
+from infra import migrations
 from infra.settings import Settings
-from read_model import migrations
 from tests.integration.log_tools import end_offsets, plain_dsn, produce
 
 ROOT = Path(__file__).resolve().parents[1]

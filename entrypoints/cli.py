@@ -308,7 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         configure_tracing(settings, command)
     if command == "migrate":
-        from read_model import migrations
+        from infra import migrations
 
         migrations.upgrade(settings)
         print("database migrated to head")

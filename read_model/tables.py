@@ -1,7 +1,7 @@
 """The read-model tables, as SQLAlchemy Core metadata.
 
 The projector writes them; the query API reads them; Alembic migrations
-(``read_model/migrations/versions``) create them. ``analysis_request`` is the PRD's table plus
+(``alembic/versions``) create them. ``analysis_request`` is the PRD's table plus
 ``prompt`` and ``result_summary``; ``analysis_event`` is the append-only audit
 trail (one row per event, keyed by the CloudEvents id, which also makes
 re-delivered events harmless); ``projection_position`` holds the next offset to

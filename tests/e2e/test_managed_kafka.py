@@ -22,9 +22,9 @@ import httpx
 import pytest
 
 from events import DEAD_LETTER_TOPIC, EVENTS_TOPIC
+from infra import migrations
 from infra.settings import Settings
 from infra.topic_admin import ensure_topics
-from read_model import migrations
 from tests.conftest import (
     BIN,
     ROOT,

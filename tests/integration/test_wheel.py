@@ -44,16 +44,27 @@ def empty_db(infra_env: dict[str, str]) -> Iterator[str]:
     asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
+def _build_stage_copies() -> list[str]:
+    """The sources the Dockerfile's build stage copies into its working directory."""
+    build_stage = (ROOT / "Dockerfile").read_text().split("\nFROM ")[1]  # [0]: the comments
+    return [
+        name
+        for line in build_stage.splitlines()
+        if line.startswith("COPY ") and "--from" not in line
+        for name in line.split()[1:-1]
+    ]
+
+
 def _sources(into: Path) -> Path:
-    """What the Dockerfile's build stage copies: the packages, pyproject, README, LICENSE."""
+    """What the Dockerfile's build stage copies, and nothing else, to build from."""
     source = into / "source"
     source.mkdir()
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
-        shutil.copy2(ROOT / name, source / name)
     skip = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for package in PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]:
-        top = package.rstrip("*")
-        shutil.copytree(ROOT / top, source / top, ignore=skip)
+    for name in _build_stage_copies():
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, source / name, ignore=skip)
+        else:
+            shutil.copy2(ROOT / name, source / name)
     return source
 
 
@@ -113,13 +124,29 @@ def test_the_package_is_imported_from_the_wheel_not_the_checkout(installed: Path
         installed,
         str(installed / "bin" / "python"),
         "-c",
-        "import command_api, read_model.migrations as m; print(command_api.__file__, m.__file__)",
+        "import command_api, notifier.bootstrap as n, infra.migrations as m;"
+        " print(command_api.__file__, n.__file__, m.script_location())",
     )
     for path in where.split():
         assert Path(path).is_relative_to(installed), where
     licenses = list(installed.glob("lib/python*/site-packages/media_analysis-*/licenses/LICENSE"))
     assert licenses, "the wheel carries no LICENSE"
     assert "Apache License" in licenses[0].read_text()
+
+
+def test_every_package_of_the_checkout_is_listed_for_the_wheel() -> None:
+    from setuptools import find_packages
+
+    roots = PYPROJECT["tool"]["importlinter"]["root_packages"]
+    in_checkout = set(find_packages(str(ROOT), include=[f"{r}*" for r in roots]))
+    listed = set(PYPROJECT["tool"]["setuptools"]["packages"])
+    assert in_checkout <= listed, f"add to [tool.setuptools] packages: {in_checkout - listed}"
+    migrations = PYPROJECT["tool"]["setuptools"]["package-dir"]["media_analysis_migrations"]
+    assert (ROOT / migrations / "env.py").is_file()
+    copied = set(_build_stage_copies())
+    for package in {p.split(".")[0] for p in listed} - {"media_analysis_migrations"}:
+        assert package in copied, f"the Dockerfile's build stage does not copy {package}/"
+    assert migrations in copied
 
 
 def test_version_comes_from_the_package_metadata(installed: Path) -> None:
@@ -144,5 +171,5 @@ def test_migrate_from_the_wheel_creates_the_schema(installed: Path, empty_db: st
 
     tables, version = asyncio.run(schema())
     assert {"analysis_request", "analysis_event", "projection_position", "api_key"} <= tables
-    newest = sorted(p.name for p in (ROOT / "read_model/migrations/versions").glob("0*.py"))[-1]
+    newest = sorted(p.name for p in (ROOT / "alembic/versions").glob("0*.py"))[-1]
     assert newest.startswith(version), (version, newest)
