@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from entrypoints.app import build_app
 from infra.settings import Settings
-from query_api.console import CONTENT_SECURITY_POLICY, FILES
+from query_api.console import CONTENT_SECURITY_POLICY, PAGES, render_pages
 
 
 def paths(sides: tuple[str, ...]) -> list[str]:
@@ -48,9 +48,13 @@ def test_the_policy_allows_no_inline_script_and_no_other_origin() -> None:
     assert directives["default-src"] == "'none'"
     assert directives["script-src"] == "'self'"
     assert directives["connect-src"] == "'self'"
-    pages = [p.read_text() for p in FILES.glob("*.html")]
-    assert len(pages) == 4
-    for page in pages:
+    pages = render_pages()
+    assert set(pages) == set(PAGES)
+    for name, rendered in pages.items():
+        page = rendered.decode()
+        assert "$" not in page, "every placeholder of the layout filled"
+        assert f'src="/console/static/{name}.js"' in page
+        assert page.rstrip().endswith("</html>")
         assert "<script>" not in page
         assert " style=" not in page
         assert not re.search(r"\son[a-z]+=", page), "no inline event handlers"
