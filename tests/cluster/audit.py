@@ -12,12 +12,12 @@ from uuid import UUID
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import func, select
 
-from events import EVENTS_TOPIC, Envelope, decode
+from events import EVENTS_TOPIC
 from infra.database import create_engine
 from infra.settings import Settings
 from read_model.tables import analysis_request
 from tests.conftest import wait_until
-from tests.faults.audit import REQUESTED, TERMINAL, AuditReport, fold, table_rows
+from tests.faults.audit import TERMINAL, AuditReport, by_analysis, compare
 
 
 def read_from(env: dict[str, str], since: dict[int, int]) -> list[Any]:
@@ -81,35 +81,7 @@ def audit_since(
     scenario: str, sent: int, accepted: list[str], env: dict[str, str], since: dict[int, int]
 ) -> AuditReport:
     """lost, duplicated, stuck and mismatched for ``accepted`` (see tests/faults/audit.py)."""
-    ids = set(accepted)
-    report = AuditReport(scenario, sent, len(accepted))
-    seen: set[str] = set()
-    events: dict[str, list[Envelope]] = {i: [] for i in ids}
-    for record in sorted(read_from(env, since), key=lambda r: (r.partition, r.offset)):
-        key = record.key.decode() if record.key is not None else None
-        if key not in ids:
-            continue
-        envelope = decode(record.value, record.headers)
-        if envelope.id not in seen:
-            seen.add(envelope.id)
-            events[key].append(envelope)
-    rows, audit_rows = table_rows(env, ids) if ids else ({}, 0)
-    report.events_in_log = sum(len(e) for e in events.values())
-    report.rows_in_table = len(rows)
-    for analysis_id in ids:
-        mine = events[analysis_id]
-        requested = sum(1 for e in mine if e.type == REQUESTED)
-        report.lost += requested == 0
-        report.duplicated += max(0, requested - 1)
-        row = rows.get(analysis_id)
-        if row is None or row["status"] not in TERMINAL:
-            report.stuck += 1
-        expected = fold(mine)
-        if expected is None or row is None or expected.as_row() != row:
-            report.mismatched.append(analysis_id)
-    if audit_rows != report.events_in_log:
-        report.mismatched.append(
-            f"audit table has {audit_rows} events, log has {report.events_in_log}"
-        )
+    events = by_analysis(read_from(env, since), set(accepted))
+    report = compare(scenario, sent, accepted, env, events)
     print(report.line(), flush=True)
     return report

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -56,7 +57,11 @@ class AuditReport:
 
 def events_by_analysis(env: dict[str, str], ids: set[str]) -> dict[str, list[Envelope]]:
     """Each analysis's events in log order, one per event id (the projector's dedup key)."""
-    records = read_topic(env, EVENTS_TOPIC, int(env["KAFKA_TOPIC_PARTITIONS"]))
+    return by_analysis(read_topic(env, EVENTS_TOPIC, int(env["KAFKA_TOPIC_PARTITIONS"])), ids)
+
+
+def by_analysis(records: Iterable[Any], ids: set[str]) -> dict[str, list[Envelope]]:
+    """The records of ``ids`` decoded, per analysis in log order, one per event id."""
     keyed = sorted(
         (r for r in records if r.key is not None and r.key.decode() in ids),
         key=lambda r: (r.partition, r.offset),
@@ -105,9 +110,21 @@ def table_rows(env: dict[str, str], ids: set[str]) -> tuple[dict[str, dict[str, 
 
 
 def _compare(scenario: str, sent: int, accepted: list[str], env: dict[str, str]) -> AuditReport:
+    events = events_by_analysis(env, set(accepted)) if accepted else {}
+    return compare(scenario, sent, accepted, env, events)
+
+
+def compare(
+    scenario: str,
+    sent: int,
+    accepted: list[str],
+    env: dict[str, str],
+    events: dict[str, list[Envelope]],
+) -> AuditReport:
+    """lost, duplicated, stuck and mismatched of ``accepted``, from their ``events``
+    in the log and their rows in the table."""
     ids = set(accepted)
     report = AuditReport(scenario, sent, len(accepted))
-    events = events_by_analysis(env, ids) if ids else {}
     rows, audit_rows = table_rows(env, ids) if ids else ({}, 0)
     report.events_in_log = sum(len(e) for e in events.values())
     report.rows_in_table = len(rows)
