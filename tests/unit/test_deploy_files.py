@@ -110,6 +110,7 @@ def test_alert_rules_follow_the_rule_file_format_and_cover_the_prd() -> None:
         "media_analysis_db_pool_in_use_connections",
         "media_analysis_consumer_lag_records",
         "media_analysis_dead_lettered_total",
+        "node_cpu_seconds_total",
     ):
         assert metric in exprs, metric
 
@@ -120,6 +121,22 @@ def test_promtool_accepts_the_alert_rules() -> None:
         pytest.skip("no promtool: run the suite with `make test` (scripts/promtool.sh)")
     run = subprocess.run(
         [promtool, "check", "rules", str(ALERTS)], capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_the_alerts_fire_on_the_series_of_their_unit_tests() -> None:
+    """deploy/prometheus/alerts.test.yml: database CPU, 5xx share and pool saturation
+    above the PRD's thresholds fire with the expected labels and texts; below, nothing."""
+    promtool = os.environ.get("MA_PROMTOOL") or shutil.which("promtool")
+    if not promtool:
+        pytest.skip("no promtool: run the suite with `make test` (scripts/promtool.sh)")
+    run = subprocess.run(
+        [promtool, "test", "rules", "alerts.test.yml"],
+        cwd=ALERTS.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert run.returncode == 0, run.stdout + run.stderr
 
