@@ -5,9 +5,12 @@
 # in the background; returns once /readyz is green. down: stops what up started.
 # LLM=local (`make up LLM=local`): also the local "offline draft" model server
 # (scripts/llm-server.sh), which then answers the prompts.
+# Every service runs as its own process: the API, the processor (at a lower CPU
+# priority, MA_PROCESSOR_NICE, so media work cannot starve the API), the projector
+# and the notifier, each consumer with its /metrics and /readyz on a port of its own.
 # MA_KAFKA_BROKERS=3: a three-node Kafka cluster (scripts/kafka.sh), topics with
-# three replicas (two in sync for a 202), and every service scaled out as its own
-# processes: the API with API_WORKERS=2, two processors, two projectors.
+# three replicas (two in sync for a 202), and every service scaled out: the API
+# with API_WORKERS=2, two processors, two projectors.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -19,13 +22,15 @@ SAMPLES_PORT="${MA_SAMPLES_PORT:-8090}"
 # Unset: as many Kafka nodes as the state dir holds (scripts/kafka.sh does the same).
 BROKERS="${MA_KAFKA_BROKERS:-$(find "$MA_STATE_DIR/kafka" -maxdepth 1 -name 'node-*' -type d 2>/dev/null | wc -l || true)}"
 [[ "$BROKERS" != 0 ]] || BROKERS=1
-# The service processes: one for everything, or each service on its own, twice.
+# The service processes: each service once, or with a cluster the consumers twice.
 if (( BROKERS >= 3 )); then
   SERVICES=(api processor-1 processor-2 projector-1 projector-2 notifier)
 else
-  SERVICES=(services)
+  SERVICES=(api processor projector notifier)
 fi
-ALL_SERVICES=(services api processor-1 processor-2 projector-1 projector-2 notifier)
+# ("services": the single all-in-one process of earlier versions, stopped if found.)
+ALL_SERVICES=(services api processor processor-1 processor-2 projector projector-1 projector-2 notifier)
+PROCESSOR_NICE="${MA_PROCESSOR_NICE:-5}"
 mkdir -p "$RUN" "$LOGS"
 
 say() { printf '[stack] %s\n' "$*"; }
@@ -145,20 +150,42 @@ up() {
     done
     start_bg notifier "$LOGS/services.log" "$BIN/media-analysis" notifier
   else
-    start_bg services "$LOGS/services.log" "$BIN/media-analysis" all
+    # The consumers' ops ports, unless .env or the environment set them.
+    export PROCESSOR_HTTP_PORT="${PROCESSOR_HTTP_PORT:-$(env_value PROCESSOR_HTTP_PORT)}"
+    export PROJECTOR_HTTP_PORT="${PROJECTOR_HTTP_PORT:-$(env_value PROJECTOR_HTTP_PORT)}"
+    export NOTIFIER_HTTP_PORT="${NOTIFIER_HTTP_PORT:-$(env_value NOTIFIER_HTTP_PORT)}"
+    export PROCESSOR_HTTP_PORT="${PROCESSOR_HTTP_PORT:-8001}"
+    export PROJECTOR_HTTP_PORT="${PROJECTOR_HTTP_PORT:-8002}"
+    export NOTIFIER_HTTP_PORT="${NOTIFIER_HTTP_PORT:-8003}"
+    start_bg api "$LOGS/services.log" "$BIN/media-analysis" api
+    start_bg processor "$LOGS/services.log" nice -n "$PROCESSOR_NICE" "$BIN/media-analysis" processor
+    start_bg projector "$LOGS/services.log" "$BIN/media-analysis" projector
+    start_bg notifier "$LOGS/services.log" "$BIN/media-analysis" notifier
   fi
   api_host="$(env_value API_HOST)"; api_port="$(env_value API_PORT)"
-  local base="http://${api_host:-127.0.0.1}:${api_port:-8000}"
+  local base="http://${api_host:-127.0.0.1}:${api_port:-8000}" port
   wait_ready "$base"
+  if (( BROKERS < 3 )); then
+    for port in "$PROCESSOR_HTTP_PORT" "$PROJECTOR_HTTP_PORT" "$NOTIFIER_HTTP_PORT"; do
+      wait_ready "http://127.0.0.1:$port"
+    done
+  fi
   local answers="extractive summaries (no LLM configured; make up LLM=local for a local draft model)"
   [[ -n "${LLM_BASE_URL:-}" ]] && answers="the model at $LLM_BASE_URL, extractive summaries if it fails"
   cat <<MSG
-[stack] ready: $base  (OpenAPI docs: $base/docs)
+[stack] ready: $base  (OpenAPI docs: $base/docs, console: $base/console/)
 [stack] Kafka: $KAFKA_BOOTSTRAP_SERVERS   PostgreSQL: ${DATABASE_URL%%@*}@…
 [stack] sample media: http://127.0.0.1:$SAMPLES_PORT/sample.mp4
 [stack] webhooks: signed with WEBHOOK_SECRET from .env (docs/webhooks.md)
 [stack] answers: $answers
 [stack] logs: $LOGS/services.log (make logs); Kafka and PostgreSQL logs under $MA_STATE_DIR
+MSG
+  if (( BROKERS < 3 )); then
+    cat <<MSG
+[stack] processor (nice $PROCESSOR_NICE), projector, notifier: /metrics and /readyz on 127.0.0.1:$PROCESSOR_HTTP_PORT, :$PROJECTOR_HTTP_PORT, :$NOTIFIER_HTTP_PORT
+MSG
+  fi
+  cat <<MSG
 [stack] stop with: make down
 MSG
 }
