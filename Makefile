@@ -12,6 +12,7 @@
 #   make bench-start  how long analyses wait to start, at START_RATE a second
 #   make bench-streams  1,000 live status streams on one API: memory, fan-out lag, POST/status p95
 #   make bench-webhooks  webhook delivery lag at WEBHOOK_RATE completions a second
+#   make bench-tracing  POST/status p95 and API CPU with tracing off and on, TRACING_ROUNDS rounds
 #   make bench-answer  summary, OCR and local-model answer costs (no stack needed)
 #   make bench-cluster  POST latency and visibility lag on one broker, then on three nodes
 #   make bench-long  10- and 60-minute speech, a 30-minute video, four hours at once (memory, time, progress)
@@ -24,7 +25,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STATE := $(CURDIR)/.state
 
-.PHONY: help venv deps test-deps up down status logs test test-faults test-cluster lint format clean bench bench-mix bench-start bench-answer bench-streams bench-webhooks bench-cluster bench-long profile load
+.PHONY: help venv deps test-deps up down status logs test test-faults test-cluster lint format clean bench bench-mix bench-start bench-answer bench-streams bench-webhooks bench-tracing bench-cluster bench-long profile load
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -102,6 +103,10 @@ bench-long: deps venv
 
 bench-webhooks: deps venv
 	@BENCH_DRIVER=benchmarks.webhook_lag scripts/bench.sh
+
+bench-tracing: deps venv
+	@BENCH_DRIVER=benchmarks.tracing scripts/bench.sh
+	@$(PY) -m benchmarks.report
 
 bench-answer: deps venv
 	@scripts/bench-answer.sh

@@ -21,6 +21,7 @@ CLUSTER = ROOT / "benchmarks" / "results" / "cluster.json"
 LONG_MEDIA = ROOT / "benchmarks" / "results" / "long_media.json"
 STREAMS = ROOT / "benchmarks" / "results" / "streams.json"
 WEBHOOKS = ROOT / "benchmarks" / "results" / "webhook_lag.json"
+TRACING = ROOT / "benchmarks" / "results" / "tracing.json"
 HEADER = (
     "| {first} | target req/s | achieved req/s | requests | errors | p50 ms | p95 ms | p99 ms "
     "| API CPU ms/req |"
@@ -577,6 +578,39 @@ def webhooks(r: dict[str, Any]) -> str:
     )
 
 
+def tracing(r: dict[str, Any]) -> str:
+    """The section of ``make bench-tracing`` (benchmarks/tracing.py)."""
+    off, on = r["medians"]["off"], r["medians"]["on"]
+
+    def row(name: str, m: dict[str, Any]) -> str:
+        post, status = m["post"], m["status"]
+        return (
+            f"| {name} | {post['p95_ms']} | {post['p99_ms']} | {post['api_cpu_ms_per_request']} "
+            f"| {status['p95_ms']} | {status['p99_ms']} | {status['api_cpu_ms_per_request']} "
+            f"| {post['errors'] + status['errors']} |"
+        )
+
+    return (
+        "\n".join(
+            [
+                "",
+                "## Tracing off and on (`make bench-tracing`)",
+                "",
+                f"POST and status at {r['rate']:g} req/s, {r['seconds']:g} s a run, median of "
+                f"{r['rounds']} rounds alternating between an API with tracing off and one "
+                f"exporting every span over OTLP ({r['span_exports']:,} exports):",
+                "",
+                "| tracing | POST p95 ms | POST p99 ms | POST API CPU ms/req "
+                "| status p95 ms | status p99 ms | status API CPU ms/req | errors |",
+                "|---|---|---|---|---|---|---|---|",
+                row("off", off),
+                row("on", on),
+            ]
+        )
+        + "\n"
+    )
+
+
 def main() -> None:
     import sys
 
@@ -590,6 +624,8 @@ def main() -> None:
         page += streams(json.loads(STREAMS.read_text()))
     if WEBHOOKS.exists():
         page += webhooks(json.loads(WEBHOOKS.read_text()))
+    if TRACING.exists():
+        page += tracing(json.loads(TRACING.read_text()))
     (ROOT / "BENCHMARKS.md").write_text(page)
     print("[bench] BENCHMARKS.md written")
 

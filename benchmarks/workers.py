@@ -18,8 +18,11 @@ from benchmarks import procstat
 class ApiWorkers:
     """``async with ApiWorkers(2, port, log) as api``: ready once /readyz is green."""
 
-    def __init__(self, workers: int, port: int, log: Path) -> None:
+    def __init__(
+        self, workers: int, port: int, log: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.workers, self.port, self._log = workers, port, log
+        self._env = env or {}
         self._process: asyncio.subprocess.Process | None = None
 
     @property
@@ -32,7 +35,12 @@ class ApiWorkers:
         return self._process.pid
 
     async def __aenter__(self) -> ApiWorkers:
-        env = {**os.environ, "API_PORT": str(self.port), "API_WORKERS": str(self.workers)}
+        env = {
+            **os.environ,
+            **self._env,
+            "API_PORT": str(self.port),
+            "API_WORKERS": str(self.workers),
+        }
         with self._log.open("ab") as out:
             self._process = await asyncio.create_subprocess_exec(
                 str(Path(sys.executable).parent / "media-analysis"),
