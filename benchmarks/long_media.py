@@ -10,7 +10,8 @@ the processor's process tree (the processor and its stage children). Then,
 unless ``LONG_CONCURRENT=0``, ``LONG_CONCURRENT`` (4) analyses of the longest
 audio at once on a processor of as many slots, with the API under
 ``LONG_API_RATE`` (200) req/s of POST and status: the API's p95 and errors
-while they run, and whether every process outlived them. Writes
+while they run, and whether every process outlived them. That processor runs at
+``nice`` ``LONG_PROCESSOR_NICE`` (5), as ``make up`` runs it. Writes
 ``benchmarks/results/long_media.json`` and its section of BENCHMARKS.md.
 """
 
@@ -21,6 +22,7 @@ import itertools
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import time
 from pathlib import Path
@@ -210,13 +212,14 @@ async def concurrently(
     stack: scenarios.BenchStack, name: str, minutes: int, count: int, rate: float
 ) -> dict[str, Any]:
     """``count`` analyses of ``name`` at once while the API takes ``rate`` req/s."""
+    nice = int(os.environ.get("LONG_PROCESSOR_NICE", "5"))
     media_url = stack.media_url.rsplit("/", 1)[0] + "/" + name
     log = stack.state / "logs" / "processor.log"
     pids = procstat.bench_pids()
     Processor.peak_pss_mb = 0.0
     windows: list[dict[str, Any]] = []
     async with (
-        Processor(stack.base_url, stack.missing_url, log, slots=count) as processor,
+        Processor(stack.base_url, stack.missing_url, log, slots=count, nice=nice) as processor,
         httpx.AsyncClient(base_url=stack.base_url, timeout=60) as client,
     ):
         ids = [
@@ -246,6 +249,10 @@ async def concurrently(
         "end_to_end_seconds": max(a["end_to_end_seconds"] for a in analyses),
         "peak_pss_mb": Processor.peak_pss_mb,
         "api_rate": rate,
+        "processor_nice": nice,
+        "media_minutes": minutes,
+        "post_p95_ms_median_window": _median([w["post"]["p95_ms"] for w in windows]),
+        "status_p95_ms_median_window": _median([w["status"]["p95_ms"] for w in windows]),
         "post_p95_ms_worst_window": max(w["post"]["p95_ms"] for w in windows) if windows else None,
         "status_p95_ms_worst_window": max(w["status"]["p95_ms"] for w in windows)
         if windows
@@ -256,6 +263,10 @@ async def concurrently(
     headline = {k: v for k, v in result.items() if k != "windows"}
     print(f"[long] {count} x {name}: {json.dumps(headline)}", flush=True)
     return result
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 2) if values else None
 
 
 def _alive(pid: int) -> bool:

@@ -45,13 +45,17 @@ async def skip_backlog(bootstrap: str) -> None:
 class Processor:
     """``async with Processor(...) as p``: a running processor, ready for work;
     its CPU seconds and peak PSS accumulate over every run. ``slots``: its
-    PROCESSOR_CONCURRENCY (else the environment's, or the default)."""
+    PROCESSOR_CONCURRENCY (else the environment's, or the default); ``nice``: its
+    CPU priority below the API's, as ``make up`` runs it (0: the same)."""
 
     cpu_seconds = 0.0
     peak_pss_mb = 0.0
 
-    def __init__(self, base_url: str, probe_url: str, log: Path, slots: int | None = None) -> None:
+    def __init__(
+        self, base_url: str, probe_url: str, log: Path, slots: int | None = None, nice: int = 0
+    ) -> None:
         self._base, self._probe, self._log = base_url, probe_url, log
+        self._nice = ["nice", "-n", str(nice)] if nice > 0 else []
         self._env = dict(os.environ)
         if slots is not None:
             self._env["PROCESSOR_CONCURRENCY"] = str(slots)
@@ -62,7 +66,7 @@ class Processor:
         exe = str(Path(sys.executable).parent / "media-analysis")
         with self._log.open("ab") as out:
             self._process = await asyncio.create_subprocess_exec(
-                exe, "processor", stdout=out, stderr=out, env=self._env
+                *self._nice, exe, "processor", stdout=out, stderr=out, env=self._env
             )
         self._memory = procstat.PeakMemory({"processor": self._process.pid})
         self._memory.start()

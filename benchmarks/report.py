@@ -518,11 +518,23 @@ def long_media(r: dict[str, Any]) -> str:
         alive = ", ".join(
             f"{k} {'alive' if v else 'GONE'}" for k, v in c["processes_alive_after"].items()
         )
+        what = (
+            f"{len(c['analyses'])} x {c['media_minutes']}-minute audio"
+            if c.get("media_minutes")
+            else f"{len(c['analyses'])}"
+        )
+        nice = f", processor at nice {c['processor_nice']}" if c.get("processor_nice") else ""
+        median = (
+            f"median 30-second window p95 POST {c['post_p95_ms_median_window']} ms, status "
+            f"{c['status_p95_ms_median_window']} ms; "
+            if c.get("post_p95_ms_median_window") is not None
+            else ""
+        )
         lines += [
             "",
-            f"{len(c['analyses'])} at once, API under {c['api_rate']:g} req/s of POST + status: "
+            f"{what} at once{nice}, API under {c['api_rate']:g} req/s of POST + status: "
             f"{c['completed']} completed in {c['end_to_end_seconds']} s"
-            f"{_failed_stages(c['analyses'])}; worst 30-second window "
+            f"{_failed_stages(c['analyses'])}; {median}worst 30-second window "
             f"p95 POST {c['post_p95_ms_worst_window']} ms, status "
             f"{c['status_p95_ms_worst_window']} ms; processor tree peak PSS "
             f"{c['peak_pss_mb']} MiB; after: {alive}.",
