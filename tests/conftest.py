@@ -15,10 +15,12 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -59,6 +61,35 @@ def infra_env() -> dict[str, str]:
         "DATABASE_URL": os.environ["DATABASE_URL"],
         "KAFKA_BOOTSTRAP_SERVERS": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
     }
+
+
+def plain_dsn(url: str) -> str:
+    """``DATABASE_URL`` as asyncpg takes it."""
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+@contextmanager
+def scratch_database(database_url: str, prefix: str) -> Iterator[str]:
+    """An empty database of its own on the suite's PostgreSQL, dropped afterwards;
+    yields its ``DATABASE_URL``."""
+    import asyncio
+
+    import asyncpg
+
+    name = f"{prefix}_{uuid4().hex[:8]}"
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(plain_dsn(database_url))
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    try:
+        yield database_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
 class Service:
@@ -281,6 +312,20 @@ def wait_for_status(
 
     result: dict[str, Any] = wait_until(reached, timeout=timeout, interval=0.2, what=str(statuses))
     return result
+
+
+def analyse_clip(
+    client: httpx.Client, media_url: str, timeout: float = 90
+) -> tuple[str, dict[str, Any]]:
+    """Submit ``media_url`` as a video, expect the 202 and wait for a final state:
+    the analysis's id and its last status body."""
+    response = client.post(
+        "/api/media/analyze",
+        json={"prompt": "What is in this clip?", "media_url": media_url, "media_type": "video"},
+    )
+    assert response.status_code == 202, response.text
+    analysis_id = str(response.json()["analysis_id"])
+    return analysis_id, wait_for_status(client, analysis_id, {"completed", "failed"}, timeout)
 
 
 LOCAL_MODEL = "smollm2-135m-instruct"

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from uuid import uuid4
 
-import asyncpg
 import httpx
 import pytest
 
@@ -30,8 +29,9 @@ from tests.conftest import (
     ROOT,
     MediaServer,
     Service,
+    analyse_clip,
     free_port,
-    wait_for_status,
+    scratch_database,
     wait_ready,
 )
 
@@ -109,19 +109,8 @@ def secured_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredK
 @pytest.fixture(scope="module")
 def own_database(infra_env: dict[str, str]) -> Iterator[str]:
     """A database of its own: the projection positions belong to the other broker's log."""
-    admin_dsn = infra_env["DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://")
-    name = f"secured_{uuid4().hex[:8]}"
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(admin_dsn)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    yield infra_env["DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}"
-    asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    with scratch_database(infra_env["DATABASE_URL"], "secured") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -168,17 +157,7 @@ def test_an_analysis_is_produced_processed_and_projected_over_sasl_ssl(
         base_url = f"http://127.0.0.1:{secured_env['API_PORT']}"
         wait_ready([service], base_url, timeout=90)
         with httpx.Client(base_url=base_url, timeout=30) as client:
-            response = client.post(
-                "/api/media/analyze",
-                json={
-                    "prompt": "What is in this clip?",
-                    "media_url": media_server.url("clip.mp4"),
-                    "media_type": "video",
-                },
-            )
-            assert response.status_code == 202, response.text
-            analysis_id = response.json()["analysis_id"]
-            status = wait_for_status(client, analysis_id, {"completed", "failed"}, timeout=90)
+            analysis_id, status = analyse_clip(client, media_server.url("clip.mp4"))
             # Readiness and the projector's lag, over SASL_SSL too.
             operations = client.get("/api/operations").json()
         assert status["status"] == "completed", status["error_message"]

@@ -15,7 +15,14 @@ import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
 from events import EVENTS_TOPIC
-from tests.conftest import MediaServer, Service, free_port, wait_for_status, wait_ready, wait_until
+from tests.conftest import (
+    MediaServer,
+    Service,
+    analyse_clip,
+    free_port,
+    wait_ready,
+    wait_until,
+)
 from tests.kafka_console import console_consume
 from tests.otlp_receiver import OtlpReceiver
 
@@ -61,17 +68,7 @@ def test_one_analysis_is_one_trace_across_the_services(
 ) -> None:
     base_url, env = traced
     with httpx.Client(base_url=base_url, timeout=30) as client:
-        response = client.post(
-            "/api/media/analyze",
-            json={
-                "prompt": "What is in this clip?",
-                "media_url": media_server.url("clip.mp4"),
-                "media_type": "video",
-            },
-        )
-        assert response.status_code == 202, response.text
-        analysis_id = response.json()["analysis_id"]
-        status = wait_for_status(client, analysis_id, {"completed", "failed"}, timeout=120)
+        analysis_id, status = analyse_clip(client, media_server.url("clip.mp4"), timeout=120)
     assert status["status"] == "completed", status
     stages = set(status["results"]["stages"])
 

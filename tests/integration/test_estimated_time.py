@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
-import asyncpg
 import pytest
 
 from command_api.estimates import DEFAULT_SECONDS, MedianDurationEstimator
@@ -19,34 +18,22 @@ from events import AnalysisCompleted, AnalysisFailed, AnalysisRequested, new_env
 from infra.database import create_engine, create_pool
 from infra.settings import Settings
 from projector.store import Record, apply_batch
-from tests.conftest import BIN, free_port
+from tests.conftest import BIN, free_port, scratch_database
 from tests.partitions import own_partition
 
 
 @pytest.fixture(scope="module")
 def scratch_url(infra_env: dict[str, str]) -> Iterator[str]:
     """A migrated database of its own: the medians depend on every row in it."""
-    admin_dsn = infra_env["DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://")
-    name = f"estimates_{uuid4().hex[:8]}"
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(admin_dsn)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    url = infra_env["DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}"
-    subprocess.run(
-        [str(BIN / "media-analysis"), "migrate"],
-        env={**os.environ, "DATABASE_URL": url},
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    yield url
-    asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    with scratch_database(infra_env["DATABASE_URL"], "estimates") as url:
+        subprocess.run(
+            [str(BIN / "media-analysis"), "migrate"],
+            env={**os.environ, "DATABASE_URL": url},
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        yield url
 
 
 def fold(url: str, analyses: list[tuple[str, float, bool]]) -> None:

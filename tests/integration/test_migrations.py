@@ -9,10 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
 import asyncpg
 import pytest
+
+from tests.conftest import plain_dsn, scratch_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,27 +46,11 @@ PRD_INDEXES = {
 }
 
 
-def _plain_dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
-
-
 @pytest.fixture(scope="module")
 def scratch_db(infra_env: dict[str, str]) -> Any:
     """A database of its own, so migrating down does not disturb the running services."""
-    admin_dsn = _plain_dsn(infra_env["DATABASE_URL"])
-    name = f"migrations_{uuid4().hex[:8]}"
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(admin_dsn)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    url = infra_env["DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}"
-    yield url
-    asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    with scratch_database(infra_env["DATABASE_URL"], "migrations") as url:
+        yield url
 
 
 def alembic(url: str, *args: str) -> None:
@@ -80,7 +65,7 @@ def alembic(url: str, *args: str) -> None:
 
 
 async def _catalog(url: str) -> dict[str, Any]:
-    conn = await asyncpg.connect(_plain_dsn(url))
+    conn = await asyncpg.connect(plain_dsn(url))
     try:
         tables = {
             r["tablename"]

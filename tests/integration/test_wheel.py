@@ -14,34 +14,20 @@ import sysconfig
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
-from uuid import uuid4
 
 import asyncpg
 import pytest
+
+from tests.conftest import plain_dsn, scratch_database
 
 ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
-def _plain_dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
-
-
 @pytest.fixture(scope="module")
 def empty_db(infra_env: dict[str, str]) -> Iterator[str]:
-    admin_dsn = _plain_dsn(infra_env["DATABASE_URL"])
-    name = f"wheel_{uuid4().hex[:8]}"
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(admin_dsn)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    yield infra_env["DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}"
-    asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    with scratch_database(infra_env["DATABASE_URL"], "wheel") as url:
+        yield url
 
 
 def _build_stage_copies() -> list[str]:
@@ -160,7 +146,7 @@ def test_migrate_from_the_wheel_creates_the_schema(installed: Path, empty_db: st
     assert "database migrated to head" in out
 
     async def schema() -> tuple[set[str], str]:
-        conn = await asyncpg.connect(_plain_dsn(empty_db))
+        conn = await asyncpg.connect(plain_dsn(empty_db))
         try:
             rows = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname='public'")
             return {r["tablename"] for r in rows}, await conn.fetchval(
